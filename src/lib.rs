@@ -1,0 +1,9 @@
+//! dsprov: declarative provisioning over SSH.
+//!
+//! The pipeline, one module each: `cli` parses the command line, `inventory` and
+//! `playbook` load and validate the inputs, `vars` resolves variables and renders Tera,
+//! `engine` plans and runs tasks on hosts reached through a `transport`, `resources` are
+//! the kinds of state a task can declare, and `output` is the only place that prints.
+
+pub mod cert;
+pub mod transport;
