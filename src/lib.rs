@@ -6,4 +6,6 @@
 //! the kinds of state a task can declare, and `output` is the only place that prints.
 
 pub mod cert;
+pub mod engine;
+pub mod resources;
 pub mod transport;
