@@ -8,4 +8,5 @@
 pub mod cert;
 pub mod engine;
 pub mod resources;
+pub mod source;
 pub mod transport;
