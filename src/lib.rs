@@ -10,3 +10,4 @@ pub mod engine;
 pub mod resources;
 pub mod source;
 pub mod transport;
+pub mod vars;
