@@ -128,11 +128,7 @@ fn down_leaves_nothing_behind(hosts: &[Vps]) {
     }
 
     for (host, pid) in hosts.iter().zip(pids) {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "{} nspawn {pid} lives on",
-            host.name
-        );
+        assert!(!alive(pid), "{} nspawn {pid} lives on", host.name);
         let machine = format!("--machine={}", host.name);
         assert!(
             nspawns().iter().all(|argv| !argv.contains(&machine)),
@@ -150,6 +146,18 @@ fn down_leaves_nothing_behind(hosts: &[Vps]) {
             "{} is still mounted",
             root.display()
         );
+    }
+}
+
+/// Whether `pid` runs. A zombie does not: an nspawn that exited stays one until the
+/// machine's init reaps it, because it outlived the script that started it.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
     }
 }
 
