@@ -7,6 +7,7 @@
 
 pub mod cert;
 pub mod engine;
+pub mod output;
 pub mod playbook;
 pub mod resources;
 pub mod source;
