@@ -95,6 +95,22 @@ fn restarting_a_service_leaves_the_other_hosts_alone(mail1: &Vps, mail2: &Vps) {
         "restarting mail1's cron hit mail2's"
     );
 
+    // Hosts sharing cgroups see each other's processes as ones they cannot name.
+    for host in [mail1, mail2] {
+        let status = host.ssh("systemctl status --no-pager cron");
+        let stderr = String::from_utf8_lossy(&status.stderr);
+        assert!(
+            !stderr.contains("Failed to dump process list"),
+            "{}: {stderr}",
+            host.name
+        );
+    }
+    assert_ne!(
+        init_cgroup(mail1),
+        init_cgroup(mail2),
+        "the hosts share a cgroup"
+    );
+
     mail1.ssh_ok("systemctl stop cron");
     assert_eq!(
         main_pid(mail2, "cron"),
@@ -147,6 +163,20 @@ fn down_leaves_nothing_behind(hosts: &[Vps]) {
             root.display()
         );
     }
+}
+
+/// The systemd cgroup of the host's init as the machine sees it.
+fn init_cgroup(host: &Vps) -> String {
+    let nspawn = host.nspawn_pid().expect("no nspawn pid");
+    let children = std::fs::read_to_string(format!("/proc/{nspawn}/task/{nspawn}/children"))
+        .expect("cannot read the children of nspawn");
+    let init = children
+        .split_whitespace()
+        .next()
+        .expect("nspawn has no child");
+    let cgroups = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    let line = cgroups.lines().find(|l| l.contains(":name=systemd:"));
+    line.expect("no name=systemd cgroup").to_string()
 }
 
 /// Whether `pid` runs. A zombie does not: an nspawn that exited stays one until the
