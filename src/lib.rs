@@ -7,6 +7,7 @@
 
 pub mod cert;
 pub mod engine;
+pub mod inventory;
 pub mod resources;
 pub mod source;
 pub mod transport;
