@@ -84,8 +84,9 @@ impl Resource for Command {
         if let Some(dir) = &self.chdir {
             script.push_str(&format!("cd {} || exit 1\n", quote(dir)));
         }
-        script.push_str(&self.script);
-        script.push_str("\n</dev/null\n");
+        // A group, so that closing stdin covers a multi-line script and the exit status
+        // is the script's own.
+        script.push_str(&format!("{{ {}\n}} </dev/null\n", self.script));
         host.run_ok(&format!("`{}`", self.shown), &script).await?;
         Ok(())
     }

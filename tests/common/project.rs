@@ -25,7 +25,13 @@ impl Run {
     }
 
     pub fn assert_code(&self, code: i32) -> &Run {
-        assert_eq!(self.code, code, "dsprov exited {} (wanted {code}):\n{}", self.code, self.all());
+        assert_eq!(
+            self.code,
+            code,
+            "dsprov exited {} (wanted {code}):\n{}",
+            self.code,
+            self.all()
+        );
         self
     }
 
@@ -59,13 +65,19 @@ impl Project {
     /// with `extra` (YAML lines, indented for `all.vars`) as group vars.
     pub fn inventory(&self, group: &str, hosts: &[&Vps], vars: &str) -> &Project {
         let key = vps_home().join("id_ed25519");
-        let mut text = format!("all:\n  vars:\n    ssh_key: {}\n    user: root\n", key.display());
+        let mut text = format!(
+            "all:\n  vars:\n    ssh_key: {}\n    user: root\n",
+            key.display()
+        );
         for line in vars.lines() {
             text.push_str(&format!("    {line}\n"));
         }
         text.push_str(&format!("  children:\n    {group}:\n      hosts:\n"));
         for h in hosts {
-            text.push_str(&format!("        {}:\n          address: {}\n", h.name, h.address));
+            text.push_str(&format!(
+                "        {}:\n          address: {}\n",
+                h.name, h.address
+            ));
         }
         self.file("inventory.yml", &text)
     }
@@ -75,7 +87,9 @@ impl Project {
     pub fn dsprov(&self, args: &[&str]) -> Run {
         let known = vps_home().join("known_hosts");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsprov"));
-        cmd.args(args).current_dir(self.dir.path()).env_remove("SSH_AUTH_SOCK");
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("SSH_AUTH_SOCK");
         let subcommand = args.first().copied().unwrap_or_default();
         if ["apply", "plan"].contains(&subcommand) && !args.contains(&"--known-hosts") {
             cmd.arg("--known-hosts").arg(known);
@@ -98,6 +112,9 @@ pub fn hosts_or_skip() -> bool {
     if super::vps::vps_available() {
         return true;
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must be able to make test hosts");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must be able to make test hosts"
+    );
     false
 }
