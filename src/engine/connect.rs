@@ -8,7 +8,39 @@ use super::{Loaded, Options};
 use crate::output::Reporter;
 use crate::transport::ssh::{self, ExplicitSsh, SshTarget};
 use crate::transport::ssh_config;
-use crate::transport::Transport;
+use crate::transport::{Output, Transport, TransportError};
+
+/// Counts a host's remote commands, reported at the end of the run: the measure of how
+/// well probes are batched.
+struct Counted<T> {
+    host: String,
+    inner: T,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl<T> Counted<T> {
+    fn new(host: &str, inner: T) -> Self {
+        Counted {
+            host: host.to_string(),
+            inner,
+            count: Default::default(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: Transport> Transport for Counted<T> {
+    async fn exec(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.exec(command, stdin).await
+    }
+
+    async fn close(&self) {
+        let n = self.count.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(host = %self.host, remote_commands = n, "closing connection");
+        self.inner.close().await;
+    }
+}
 
 /// Where a host is reached: inventory values over `~/.ssh/config` over defaults.
 pub fn target(loaded: &Loaded, opts: &Options, host: &str) -> Result<SshTarget, String> {
@@ -48,8 +80,8 @@ pub fn target(loaded: &Loaded, opts: &Options, host: &str) -> Result<SshTarget, 
 
 async fn connect_one(loaded: &Loaded, opts: &Options, host: &str) -> Result<HostRun, String> {
     let target = target(loaded, opts, host)?;
-    let transport: Arc<dyn Transport> =
-        Arc::new(ssh::connect(&target).await.map_err(|e| e.to_string())?);
+    let ssh = ssh::connect(&target).await.map_err(|e| e.to_string())?;
+    let transport: Arc<dyn Transport> = Arc::new(Counted::new(host, ssh));
     let out = transport
         .exec("sh -s", facts::script().as_bytes())
         .await
