@@ -136,7 +136,11 @@ fn prepare(opts: &Options) -> Result<Loaded, String> {
     let findings = crate::lint::run(&loaded, opts);
     if !findings.is_empty() {
         let text: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
-        return Err(format!("lint found {} problem(s):\n  {}", findings.len(), text.join("\n  ")));
+        return Err(format!(
+            "lint found {} problem(s):\n  {}",
+            findings.len(),
+            text.join("\n  ")
+        ));
     }
     Ok(loaded)
 }

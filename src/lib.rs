@@ -8,6 +8,7 @@
 pub mod cert;
 pub mod cli;
 pub mod engine;
+pub mod inventory;
 pub mod lint;
 pub mod output;
 pub mod playbook;

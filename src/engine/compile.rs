@@ -55,7 +55,10 @@ impl<'a> Compiler<'a> {
     /// The instances of `task` on this host: one per loop item, or one.
     pub fn task(&mut self, task: &Task) -> Result<Vec<Instance>, InputError> {
         let fail = |msg: String, host: &str| {
-            InputError::new(task.location.clone(), format!("task `{}` on {host}: {msg}", task.label()))
+            InputError::new(
+                task.location.clone(),
+                format!("task `{}` on {host}: {msg}", task.label()),
+            )
         };
         let host = self.scope.host;
 
@@ -63,7 +66,9 @@ impl<'a> Compiler<'a> {
             None => vec![None],
             Some(raw) => match self.renderer.render_value(raw, &self.context) {
                 Ok(Value::Array(items)) => items.into_iter().map(Some).collect(),
-                Ok(other) => return Err(fail(format!("`loop` must give a list, got {other}"), host)),
+                Ok(other) => {
+                    return Err(fail(format!("`loop` must give a list, got {other}"), host))
+                }
                 Err(e) => return Err(fail(format!("`loop`: {e}"), host)),
             },
         };
@@ -110,7 +115,10 @@ impl<'a> Compiler<'a> {
                 host,
             ));
             let render_file = |path: &Path| -> Result<String, String> {
-                renderer.lock().expect("renderer lock").render_file(path, &ctx)
+                renderer
+                    .lock()
+                    .expect("renderer lock")
+                    .render_file(path, &ctx)
             };
             let build = BuildCtx {
                 host,

@@ -23,12 +23,18 @@ pub fn target(loaded: &Loaded, opts: &Options, host: &str) -> Result<SshTarget, 
             .chain(opts.private_key.clone())
             .collect(),
     };
-    let config_path = dirs::home_dir().unwrap_or_default().join(".ssh").join("config");
+    let config_path = dirs::home_dir()
+        .unwrap_or_default()
+        .join(".ssh")
+        .join("config");
     let config = ssh_config::lookup(&config_path, host);
     // The inventory name is what ssh_config is matched on; an address the inventory
     // defaulted to the name must not hide the config's HostName.
     let explicit = if explicit.address.as_deref() == Some(host) && config.host_name.is_some() {
-        ExplicitSsh { address: None, ..explicit }
+        ExplicitSsh {
+            address: None,
+            ..explicit
+        }
     } else {
         explicit
     };
@@ -42,13 +48,17 @@ pub fn target(loaded: &Loaded, opts: &Options, host: &str) -> Result<SshTarget, 
 
 async fn connect_one(loaded: &Loaded, opts: &Options, host: &str) -> Result<HostRun, String> {
     let target = target(loaded, opts, host)?;
-    let transport: Arc<dyn Transport> = Arc::new(ssh::connect(&target).await.map_err(|e| e.to_string())?);
+    let transport: Arc<dyn Transport> =
+        Arc::new(ssh::connect(&target).await.map_err(|e| e.to_string())?);
     let out = transport
         .exec("sh -s", facts::script().as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     if !out.success() {
-        return Err(format!("gathering facts failed: {}", out.stderr_text().trim()));
+        return Err(format!(
+            "gathering facts failed: {}",
+            out.stderr_text().trim()
+        ));
     }
     let facts = facts::parse(&out.stdout_text());
     tracing::debug!(host, user = %facts.user, "connected and gathered facts");
@@ -57,7 +67,12 @@ async fn connect_one(loaded: &Loaded, opts: &Options, host: &str) -> Result<Host
 
 /// Connects to `hosts` in parallel (at most `forks` at once). Unreachable hosts are
 /// reported and left out; the others go on.
-pub async fn connect_all(loaded: &Loaded, opts: &Options, hosts: &[String], reporter: &Reporter) -> Vec<HostRun> {
+pub async fn connect_all(
+    loaded: &Loaded,
+    opts: &Options,
+    hosts: &[String],
+    reporter: &Reporter,
+) -> Vec<HostRun> {
     let limit = Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1)));
     let attempts = hosts.iter().map(|h| {
         let limit = limit.clone();

@@ -45,13 +45,19 @@ pub fn parse(stdout: &str) -> Facts {
 
     for line in stdout.lines() {
         if let Some(name) = line.strip_prefix("@@") {
-            section = if name == "packages" { "packages" } else { "pending" };
+            section = if name == "packages" {
+                "packages"
+            } else {
+                "pending"
+            };
             continue;
         }
         match section {
             "packages" => {
                 let mut parts = line.split_whitespace();
-                if let (Some("ii"), Some(name), Some(version)) = (parts.next(), parts.next(), parts.next()) {
+                if let (Some("ii"), Some(name), Some(version)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
                     let name = name.split(':').next().unwrap_or(name);
                     packages.insert(name.to_string(), Value::String(version.to_string()));
                 }
@@ -62,7 +68,9 @@ pub fn parse(stdout: &str) -> Facts {
                 }
             }
             _ => {
-                let Some((k, v)) = line.split_once('=') else { continue };
+                let Some((k, v)) = line.split_once('=') else {
+                    continue;
+                };
                 match k {
                     "address" => addresses.push(Value::String(v.to_string())),
                     "user" => user = v.to_string(),

@@ -57,7 +57,14 @@ impl HostRun {
 
     /// Compiles the play's tasks with the host's facts and takes over handlers owed
     /// from an earlier run.
-    pub fn start_play(&mut self, loaded: &Loaded, play: &Play, tasks: &[&Task], vars: Map<String, Value>, reporter: &Reporter) {
+    pub fn start_play(
+        &mut self,
+        loaded: &Loaded,
+        play: &Play,
+        tasks: &[&Task],
+        vars: Map<String, Value>,
+        reporter: &Reporter,
+    ) {
         self.probes.clear();
         self.steps.clear();
         self.notified.clear();
@@ -66,7 +73,13 @@ impl HostRun {
             match compiler.task(task) {
                 Ok(instances) => self.steps.push(instances),
                 Err(e) => {
-                    reporter.result(&self.name, &task.label(), Status::Failed, &[], Some(&e.to_string()));
+                    reporter.result(
+                        &self.name,
+                        &task.label(),
+                        Status::Failed,
+                        &[],
+                        Some(&e.to_string()),
+                    );
                     self.failed = true;
                     return;
                 }
@@ -74,16 +87,24 @@ impl HostRun {
         }
         self.vars = vars;
         for name in &self.facts.pending_handlers {
-            let defined = play.handlers.iter().any(|h| &h.name == name || h.listen.contains(name));
+            let defined = play
+                .handlers
+                .iter()
+                .any(|h| &h.name == name || h.listen.contains(name));
             if defined && !self.notified.contains(name) {
-                reporter.note(&format!("{}: handler `{name}` is still owed from an earlier run", self.name));
+                reporter.note(&format!(
+                    "{}: handler `{name}` is still owed from an earlier run",
+                    self.name
+                ));
                 self.notified.push(name.clone());
             }
         }
     }
 
     pub fn is_notified(&self, handler: &Task) -> bool {
-        self.notified.iter().any(|n| n == &handler.name || handler.listen.contains(n))
+        self.notified
+            .iter()
+            .any(|n| n == &handler.name || handler.listen.contains(n))
     }
 
     /// The probe of item `item` of task `index`, reading the state of every later task
@@ -132,7 +153,14 @@ impl HostRun {
         self.failed = true;
     }
 
-    pub async fn run_task(&mut self, index: usize, task: &Task, skip: bool, shared: &Shared, reporter: &Reporter) {
+    pub async fn run_task(
+        &mut self,
+        index: usize,
+        task: &Task,
+        skip: bool,
+        shared: &Shared,
+        reporter: &Reporter,
+    ) {
         let count = self.steps.get(index).map_or(0, Vec::len);
         if skip || count == 0 {
             reporter.result(&self.name, &task.label(), Status::Skipped, &[], None);
@@ -161,7 +189,17 @@ impl HostRun {
             }
             if !shared.check {
                 let shell = self.shell(inst.become_root);
-                if let Err(e) = apply(&self.name, &*self.transport, shell, shared, resource, &observed, &changes).await {
+                if let Err(e) = apply(
+                    &self.name,
+                    &*self.transport,
+                    shell,
+                    shared,
+                    resource,
+                    &observed,
+                    &changes,
+                )
+                .await
+                {
                     return self.fail(reporter, &label, &e);
                 }
                 // The host changed: what was probed for later tasks may be stale.
@@ -183,13 +221,19 @@ impl HostRun {
 
     /// Records handlers as owed, on the host first, so a failure later does not lose them.
     async fn notify(&mut self, names: &[String]) -> Result<(), String> {
-        let new: Vec<&String> = names.iter().filter(|n| !self.notified.contains(n)).collect();
+        let new: Vec<&String> = names
+            .iter()
+            .filter(|n| !self.notified.contains(n))
+            .collect();
         if new.is_empty() {
             return Ok(());
         }
         let mut script = format!("set -e\nmkdir -p \"$(dirname {0})\"\n", PENDING_HANDLERS);
         for n in &new {
-            script.push_str(&format!("printf '%s\\n' {} >> {PENDING_HANDLERS}\n", quote(n)));
+            script.push_str(&format!(
+                "printf '%s\\n' {} >> {PENDING_HANDLERS}\n",
+                quote(n)
+            ));
         }
         let out = self
             .transport
@@ -197,7 +241,10 @@ impl HostRun {
             .await
             .map_err(|e| e.to_string())?;
         if !out.success() {
-            return Err(format!("cannot record notified handlers: {}", out.stderr_text().trim()));
+            return Err(format!(
+                "cannot record notified handlers: {}",
+                out.stderr_text().trim()
+            ));
         }
         self.notified.extend(new.into_iter().cloned());
         Ok(())
@@ -205,7 +252,14 @@ impl HostRun {
 
     /// Runs a notified handler. A handler always applies, even when its state already
     /// holds: `service: state=restarted` restarts, `command` runs.
-    pub async fn run_handler(&mut self, loaded: &Loaded, play: &Play, handler: &Task, shared: &Shared, reporter: &Reporter) {
+    pub async fn run_handler(
+        &mut self,
+        loaded: &Loaded,
+        play: &Play,
+        handler: &Task,
+        shared: &Shared,
+        reporter: &Reporter,
+    ) {
         let mut compiler = Compiler::new(loaded.scope(play, &self.name, self.vars.clone()));
         let instances = match compiler.task(handler) {
             Ok(i) => i,
@@ -217,8 +271,15 @@ impl HostRun {
                 continue;
             };
             let shell = self.shell(inst.become_root);
-            let observed = match self.transport.exec(shell, probe_alone(resource.as_ref()).as_bytes()).await {
-                Ok(out) => Probe { status: out.status, stdout: out.stdout_text() },
+            let observed = match self
+                .transport
+                .exec(shell, probe_alone(resource.as_ref()).as_bytes())
+                .await
+            {
+                Ok(out) => Probe {
+                    status: out.status,
+                    stdout: out.stdout_text(),
+                },
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
             let mut changes = match resource.diff(&observed) {
@@ -226,10 +287,22 @@ impl HostRun {
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
             if changes.is_empty() {
-                changes.push(Change::Run { what: format!("handler {}", handler.label()) });
+                changes.push(Change::Run {
+                    what: format!("handler {}", handler.label()),
+                });
             }
             if !shared.check {
-                if let Err(e) = apply(&self.name, &*self.transport, shell, shared, resource.as_ref(), &observed, &changes).await {
+                if let Err(e) = apply(
+                    &self.name,
+                    &*self.transport,
+                    shell,
+                    shared,
+                    resource.as_ref(),
+                    &observed,
+                    &changes,
+                )
+                .await
+                {
                     return self.fail(reporter, &inst.label, &e);
                 }
             }
@@ -237,7 +310,9 @@ impl HostRun {
         }
         self.probes.clear();
         if !shared.check {
-            let names: Vec<String> = std::iter::once(handler.name.clone()).chain(handler.listen.iter().cloned()).collect();
+            let names: Vec<String> = std::iter::once(handler.name.clone())
+                .chain(handler.listen.iter().cloned())
+                .collect();
             if let Err(e) = self.forget_handlers(&names).await {
                 self.fail(reporter, &handler.label(), &e);
             }
@@ -250,9 +325,16 @@ impl HostRun {
             script.push_str(&format!(" -e {}", quote(n)));
         }
         script.push_str(" \"$f\" > \"$f.new\" || true\nmv -f \"$f.new\" \"$f\"\n[ -s \"$f\" ] || rm -f \"$f\"\n");
-        let out = self.transport.exec(self.shell(true), script.as_bytes()).await.map_err(|e| e.to_string())?;
+        let out = self
+            .transport
+            .exec(self.shell(true), script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         if !out.success() {
-            return Err(format!("cannot clear run handlers: {}", out.stderr_text().trim()));
+            return Err(format!(
+                "cannot clear run handlers: {}",
+                out.stderr_text().trim()
+            ));
         }
         self.notified.retain(|n| !names.contains(n));
         Ok(())
@@ -272,6 +354,14 @@ async fn apply(
     observed: &Probe,
     changes: &[Change],
 ) -> Result<(), String> {
-    let handle = HostHandle { name, transport, shell, shared };
-    resource.apply(&handle, observed, changes).await.map_err(|e| e.to_string())
+    let handle = HostHandle {
+        name,
+        transport,
+        shell,
+        shared,
+    };
+    resource
+        .apply(&handle, observed, changes)
+        .await
+        .map_err(|e| e.to_string())
 }

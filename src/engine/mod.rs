@@ -104,10 +104,12 @@ impl Loaded {
             .select(&play.hosts)
             .map_err(|e| InputError::new(play.location.clone(), format!("hosts: {e}")))?;
         if let Some(limit) = limit {
-            let allowed = self
-                .inventory
-                .select(limit)
-                .map_err(|e| InputError::new(Location::file(&self.inventory.path), format!("--limit: {e}")))?;
+            let allowed = self.inventory.select(limit).map_err(|e| {
+                InputError::new(
+                    Location::file(&self.inventory.path),
+                    format!("--limit: {e}"),
+                )
+            })?;
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)
@@ -134,7 +136,10 @@ impl Loaded {
         let mut hostvars = Map::new();
         for other in &self.inventory.hosts {
             let mut v = self.inventory.vars_for(&other.name);
-            v.insert("inventory_hostname".into(), Value::String(other.name.clone()));
+            v.insert(
+                "inventory_hostname".into(),
+                Value::String(other.name.clone()),
+            );
             if let Some(f) = facts.get(&other.name) {
                 v.insert("facts".into(), f.clone());
             }
@@ -247,7 +252,10 @@ pub async fn run(loaded: &Loaded, opts: &Options, reporter: &Reporter) -> Result
                 .filter(|h| !h.failed && h.is_notified(handler))
                 .map(|host| {
                     let shared = &shared;
-                    async move { host.run_handler(loaded, play, handler, shared, reporter).await }
+                    async move {
+                        host.run_handler(loaded, play, handler, shared, reporter)
+                            .await
+                    }
                 });
             let runs: Vec<_> = runs.collect();
             if !runs.is_empty() {

@@ -29,7 +29,11 @@ pub fn split(token: &str, stdout: &str) -> Vec<(usize, Probe)> {
                 }
             }
             (Some(rest), Some((key, lines))) if rest.starts_with(&format!("{key} end ")) => {
-                let status = rest.rsplit(' ').next().and_then(|s| s.parse().ok()).unwrap_or(-1);
+                let status = rest
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(-1);
                 // The fence's leading newline adds one empty line at the end.
                 if lines.last() == Some(&"") {
                     lines.pop();
@@ -61,7 +65,10 @@ mod tests {
             (7, "true".to_string()),
         ];
         let script = batch_script("@@t0k", &probes);
-        let out = LocalTransport.exec("sh -s", script.as_bytes()).await.unwrap();
+        let out = LocalTransport
+            .exec("sh -s", script.as_bytes())
+            .await
+            .unwrap();
         let results = split("@@t0k", &out.stdout_text());
         assert_eq!(results.len(), 3);
         assert_eq!(results[0].1.stdout, "a=1\nb=2\n");

@@ -79,6 +79,8 @@ pub struct Reporter {
     colour: bool,
     progress: Option<ProgressBar>,
     hosts: Mutex<BTreeMap<String, HostReport>>,
+    /// The task being reported, so results of loop items can show their item.
+    current: Mutex<String>,
 }
 
 impl Reporter {
@@ -91,6 +93,7 @@ impl Reporter {
             colour,
             progress: None,
             hosts: Mutex::new(BTreeMap::new()),
+            current: Mutex::new(String::new()),
         }
         .with_progress(terminal)
     }
@@ -149,6 +152,7 @@ impl Reporter {
 
     pub fn task(&self, label: &str) {
         self.line(&format!("TASK {label}"));
+        *self.current.lock().expect("report lock") = label.to_string();
         if let Some(bar) = &self.progress {
             bar.set_message(redact(label));
         }
@@ -171,6 +175,13 @@ impl Reporter {
         let error = error.map(redact);
 
         let mut line = format!("  {}: {}", self.paint(status.word(), status.style()), host);
+        let current = self.current.lock().expect("report lock").clone();
+        if let Some(item) = task
+            .strip_prefix(current.as_str())
+            .filter(|rest| !rest.is_empty())
+        {
+            line.push_str(item);
+        }
         if let Some(e) = &error {
             line.push_str(&format!(" — {e}"));
         } else if !changes.is_empty() && !self.show_diff {

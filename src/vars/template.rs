@@ -160,7 +160,8 @@ fn truthy(value: &Value) -> bool {
 
 /// The expression of a string that is exactly `{{ expression }}`.
 fn single_expression(s: &str) -> Option<&str> {
-    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    // No trimming: "{{ motd }}\n" is text with a newline, not a lone expression.
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") {
         return None;
     }
