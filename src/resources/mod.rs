@@ -9,12 +9,22 @@
 //!
 //! Dry run, diffs and reporting are the engine's job, not each resource's.
 
+pub mod apt;
 pub mod args;
 pub mod command;
 pub mod copy;
 pub mod file;
+pub mod group;
+pub mod mariadb_client;
+pub mod mariadb_database;
+pub mod mariadb_privs;
+pub mod mariadb_query;
+pub mod mariadb_replication;
+pub mod mariadb_user;
 pub mod registry;
 pub mod remote;
+pub mod service;
+pub mod user;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

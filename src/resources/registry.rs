@@ -1,9 +1,27 @@
 //! The modules a task can name, and how each is built from its arguments.
 
+use super::mariadb_database::MariadbDatabase;
+use super::mariadb_query::MariadbQuery;
+use super::mariadb_replication::MariadbReplication;
+use super::mariadb_user::MariadbUser;
 use super::{copy::ManagedFile, ArgError, Args, BuildCtx, Resource};
 
 /// Every module name a task may use.
-pub const MODULES: &[&str] = &["command", "copy", "file", "shell", "template"];
+pub const MODULES: &[&str] = &[
+    "apt",
+    "command",
+    "copy",
+    "file",
+    "group",
+    "mariadb_database",
+    "mariadb_query",
+    "mariadb_replication",
+    "mariadb_user",
+    "service",
+    "shell",
+    "template",
+    "user",
+];
 
 pub fn is_known(module: &str) -> bool {
     MODULES.contains(&module)
@@ -22,6 +40,14 @@ pub fn build(module: &str, mut args: Args, ctx: &BuildCtx) -> Result<Box<dyn Res
         "copy" => Box::new(ManagedFile::copy_from_args(&mut args, ctx)?),
         "template" => Box::new(ManagedFile::template_from_args(&mut args, ctx)?),
         "file" => Box::new(super::file::File::from_args(&mut args)?),
+        "apt" => Box::new(super::apt::Apt::from_args(&mut args)?),
+        "service" => Box::new(super::service::Service::from_args(&mut args)?),
+        "user" => Box::new(super::user::User::from_args(&mut args)?),
+        "group" => Box::new(super::group::Group::from_args(&mut args)?),
+        "mariadb_database" => Box::new(MariadbDatabase::from_args(&mut args)?),
+        "mariadb_user" => Box::new(MariadbUser::from_args(&mut args)?),
+        "mariadb_query" => Box::new(MariadbQuery::from_args(&mut args)?),
+        "mariadb_replication" => Box::new(MariadbReplication::from_args(&mut args)?),
         other => return Err(args.error(format!("unknown module `{other}`"))),
     };
     let _ = ctx.host;

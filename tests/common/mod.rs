@@ -2,4 +2,5 @@
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod project;
 pub mod vps;
