@@ -18,6 +18,9 @@ use super::{ssh_auth, Output, Transport, TransportError};
 /// further `exec` calls wait for a free one instead.
 const MAX_CHANNELS: usize = 10;
 
+/// How long a refused channel open is retried; see `SshTransport::open_channel`.
+const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
+
 /// Everything needed to reach and log in to one host.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
@@ -251,7 +254,7 @@ impl Transport for SshTransport {
             .acquire()
             .await
             .map_err(|_| self.channel_error("closed".into()))?;
-        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        let channel = self.open_channel().await?;
         channel.exec(true, command).await.map_err(lost)?;
         let (mut reader, writer) = channel.split();
 
@@ -323,10 +326,75 @@ impl Transport for SshTransport {
 }
 
 impl SshTransport {
+    /// Opens a session channel. OpenSSH frees a finished session's slot only on its next
+    /// loop pass, so an open that races a close can be refused although we stay within
+    /// MaxSessions; such refusals are retried for about two seconds.
+    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, TransportError> {
+        let mut delay = Duration::from_millis(5);
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.handle.channel_open_session().await {
+                Ok(channel) => return Ok(channel),
+                Err(russh::Error::ChannelOpenFailure(reason)) if waited < OPEN_RETRY_LIMIT => {
+                    tracing::debug!("{} refused a channel ({reason:?}); retrying", self.host);
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                Err(e) => return Err(self.channel_error(format!("cannot open a channel: {e}"))),
+            }
+        }
+    }
+
     fn channel_error(&self, reason: String) -> TransportError {
         TransportError::Channel {
             host: self.host.clone(),
             reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use russh::keys::HashAlg;
+
+    #[test]
+    fn inventory_wins_over_ssh_config_which_wins_over_defaults() {
+        let config = SshConfigEntry {
+            host_name: Some("10.1.1.1".into()),
+            user: Some("deploy".into()),
+            port: Some(2200),
+            identity_files: vec!["/k/config".into()],
+        };
+        let explicit = ExplicitSsh {
+            user: Some("admin".into()),
+            identity_files: vec!["/k/inventory".into()],
+            ..Default::default()
+        };
+        let t = SshTarget::resolve("web1", &explicit, &config);
+        assert_eq!(
+            (t.address.as_str(), t.port, t.user.as_str()),
+            ("10.1.1.1", 2200, "admin")
+        );
+        assert_eq!(t.identity_files, vec![PathBuf::from("/k/inventory")]);
+
+        let t = SshTarget::resolve("web1", &ExplicitSsh::default(), &SshConfigEntry::default());
+        assert_eq!((t.address.as_str(), t.port), ("web1", 22));
+        assert!(t.identity_files.is_empty());
+    }
+
+    #[test]
+    fn known_host_key_types_come_first() {
+        let default = [
+            Algorithm::Ed25519,
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa { hash: None },
+        ];
+        let ordered = host_key_preference(&default, &[Algorithm::Rsa { hash: None }]);
+        assert_eq!(ordered[2], Algorithm::Ed25519);
+        assert_eq!(host_key_preference(&default, &[]), default.to_vec());
     }
 }
