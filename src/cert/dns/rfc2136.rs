@@ -40,18 +40,19 @@ impl Rfc2136 {
             .decode(key_secret.expose().trim())
             .map_err(|_| CertError::spec("issuer.acme.dns.key_secret", "is not base64"))?;
 
-        let algorithm =
-            match key_algorithm.to_ascii_lowercase().trim_end_matches('.') {
-                "hmac-sha256" => TsigAlgorithm::HmacSha256,
-                "hmac-sha384" => TsigAlgorithm::HmacSha384,
-                "hmac-sha512" => TsigAlgorithm::HmacSha512,
-                other => return Err(CertError::spec(
+        let algorithm = match key_algorithm.to_ascii_lowercase().trim_end_matches('.') {
+            "hmac-sha256" => TsigAlgorithm::HmacSha256,
+            "hmac-sha384" => TsigAlgorithm::HmacSha384,
+            "hmac-sha512" => TsigAlgorithm::HmacSha512,
+            other => {
+                return Err(CertError::spec(
                     "issuer.acme.dns.key_algorithm",
                     format!(
                         "`{other}` is not supported (use hmac-sha256, hmac-sha384 or hmac-sha512)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let key_name = fqdn(key_name)
             .map_err(|e| CertError::spec("issuer.acme.dns.key_name", e.to_string()))?;
         let signer = TSigner::new(secret, algorithm, key_name, TSIG_FUDGE)
