@@ -70,7 +70,12 @@ impl Rfc2136 {
         if let Some(zone) = &self.zone {
             return fqdn(zone);
         }
-        let response = query(self.server, name, RecordType::SOA, false).await?;
+        let response = query(self.server, name, RecordType::SOA, false)
+            .await
+            .map_err(|e| CertError::ZoneNotFound {
+                provider: "rfc2136",
+                name: format!("{name} ({e})"),
+            })?;
         response
             .answers
             .iter()
