@@ -340,3 +340,62 @@ fn key_matches(leaf: &X509Certificate<'_>, key: KeyEvidence<'_>) -> Result<bool,
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf_with(sans: &[&str]) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    fn uncovered(sans: &[&str], names: &[&str]) -> Vec<String> {
+        let pem = leaf_with(sans);
+        let block = Pem::iter_from_buffer(pem.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        let cert = block.parse_x509().unwrap();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        names_not_covered(&cert, &names)
+    }
+
+    #[test]
+    fn wildcards_cover_one_label_only() {
+        assert!(uncovered(&["*.example.test"], &["mx1.example.test"]).is_empty());
+        assert_eq!(
+            uncovered(&["*.example.test"], &["a.b.example.test"]),
+            ["a.b.example.test"]
+        );
+        assert_eq!(
+            uncovered(&["*.example.test"], &["example.test"]),
+            ["example.test"]
+        );
+        assert_eq!(
+            uncovered(&["mx1.example.test"], &["*.example.test"]),
+            ["*.example.test"]
+        );
+        assert!(uncovered(&["MX1.Example.Test"], &["mx1.example.test"]).is_empty());
+    }
+
+    #[test]
+    fn problems_read_well() {
+        let p = CertProblem::ExpiresWithin {
+            days_left: 12,
+            window_days: 30,
+        };
+        assert_eq!(
+            p.to_string(),
+            "expires in 12 days, inside the 30-day renewal window"
+        );
+        let p = CertProblem::ExpiresWithin {
+            days_left: -3,
+            window_days: 30,
+        };
+        assert_eq!(p.to_string(), "expired 3 days ago");
+    }
+}

@@ -14,7 +14,7 @@ use crate::cert::spec::DurationValue;
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum IssuerConfig {
     LocalCa(LocalCaConfig),
-    Acme(AcmeConfig),
+    Acme(Box<AcmeConfig>),
 }
 
 /// A private CA kept on the controller, e.g. in `<inventory dir>/.dsprov/ca/`.
