@@ -6,4 +6,13 @@
 //! the kinds of state a task can declare, and `output` is the only place that prints.
 
 pub mod cert;
+pub mod cli;
+pub mod engine;
+pub mod inventory;
+pub mod lint;
+pub mod output;
+pub mod playbook;
+pub mod resources;
+pub mod source;
 pub mod transport;
+pub mod vars;

@@ -4,7 +4,11 @@
 //! sent on stdin (the command line is a fixed `sh -s`), so no task argument, and in
 //! particular no secret, ever shows up in a remote process list.
 
+pub mod known_hosts;
 pub mod local;
+pub mod ssh;
+mod ssh_auth;
+pub mod ssh_config;
 
 use async_trait::async_trait;
 

@@ -1,0 +1,367 @@
+//! One host's part of a run: its connection, its compiled tasks, the probe results it
+//! holds, the handlers it owes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::compile::{Compiler, Instance};
+use super::facts::{Facts, PENDING_HANDLERS};
+use super::probe;
+use super::{Loaded, Shared};
+use crate::output::{Reporter, Status};
+use crate::playbook::{Play, Task};
+use crate::resources::remote::quote;
+use crate::resources::{Change, HostHandle, Probe, Resource};
+use crate::transport::Transport;
+
+pub struct HostRun {
+    pub name: String,
+    pub transport: Arc<dyn Transport>,
+    pub facts: Facts,
+    pub failed: bool,
+    /// This play's tasks compiled for this host, indexed like the play's selected tasks.
+    steps: Vec<Vec<Instance>>,
+    /// Probe results by (task, item), valid until this host changes.
+    probes: HashMap<(usize, usize), Probe>,
+    /// Handlers owed, by name, in the order they were notified.
+    notified: Vec<String>,
+    vars: Map<String, Value>,
+    token: String,
+}
+
+impl HostRun {
+    pub fn new(name: String, transport: Arc<dyn Transport>, facts: Facts) -> HostRun {
+        let token = format!("@@dsprov-{:016x}", rand::random::<u64>());
+        HostRun {
+            name,
+            transport,
+            facts,
+            failed: false,
+            steps: Vec::new(),
+            probes: HashMap::new(),
+            notified: Vec::new(),
+            vars: Map::new(),
+            token,
+        }
+    }
+
+    fn shell(&self, become_root: bool) -> &'static str {
+        if become_root && self.facts.user != "root" {
+            "sudo -n sh -s"
+        } else {
+            "sh -s"
+        }
+    }
+
+    /// Compiles the play's tasks with the host's facts and takes over handlers owed
+    /// from an earlier run.
+    pub fn start_play(
+        &mut self,
+        loaded: &Loaded,
+        play: &Play,
+        tasks: &[&Task],
+        vars: Map<String, Value>,
+        reporter: &Reporter,
+    ) {
+        self.probes.clear();
+        self.steps.clear();
+        self.notified.clear();
+        let mut compiler = Compiler::new(loaded.scope(play, &self.name, vars.clone()));
+        for task in tasks {
+            match compiler.task(task) {
+                Ok(instances) => self.steps.push(instances),
+                Err(e) => {
+                    reporter.result(
+                        &self.name,
+                        &task.label(),
+                        Status::Failed,
+                        &[],
+                        Some(&e.to_string()),
+                    );
+                    self.failed = true;
+                    return;
+                }
+            }
+        }
+        self.vars = vars;
+        for name in &self.facts.pending_handlers {
+            let defined = play
+                .handlers
+                .iter()
+                .any(|h| &h.name == name || h.listen.contains(name));
+            if defined && !self.notified.contains(name) {
+                reporter.note(&format!(
+                    "{}: handler `{name}` is still owed from an earlier run",
+                    self.name
+                ));
+                self.notified.push(name.clone());
+            }
+        }
+    }
+
+    pub fn is_notified(&self, handler: &Task) -> bool {
+        self.notified
+            .iter()
+            .any(|n| n == &handler.name || handler.listen.contains(n))
+    }
+
+    /// The probe of item `item` of task `index`, reading the state of every later task
+    /// in the same round trip when it is not known yet.
+    async fn probe(&mut self, index: usize, item: usize) -> Result<Probe, String> {
+        if let Some(p) = self.probes.get(&(index, item)) {
+            return Ok(p.clone());
+        }
+        let mut keys = Vec::new();
+        let mut scripts = Vec::new();
+        let mut become_root = false;
+        for (t, instances) in self.steps.iter().enumerate().skip(index) {
+            for (i, inst) in instances.iter().enumerate() {
+                if t == index && i < item {
+                    continue;
+                }
+                if let Some(resource) = &inst.resource {
+                    scripts.push((keys.len(), resource.probe()));
+                    keys.push((t, i));
+                    become_root |= inst.become_root;
+                }
+            }
+        }
+        let script = probe::batch_script(&self.token, &scripts);
+        let out = self
+            .transport
+            .exec(self.shell(become_root), script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        for (k, p) in probe::split(&self.token, &out.stdout_text()) {
+            if let Some(key) = keys.get(k) {
+                self.probes.insert(*key, p);
+            }
+        }
+        self.probes.get(&(index, item)).cloned().ok_or_else(|| {
+            format!(
+                "probing the host failed (exit {}): {}",
+                out.status,
+                out.stderr_text().trim()
+            )
+        })
+    }
+
+    fn fail(&mut self, reporter: &Reporter, label: &str, error: &str) {
+        reporter.result(&self.name, label, Status::Failed, &[], Some(error));
+        self.failed = true;
+    }
+
+    pub async fn run_task(
+        &mut self,
+        index: usize,
+        task: &Task,
+        skip: bool,
+        shared: &Shared,
+        reporter: &Reporter,
+    ) {
+        let count = self.steps.get(index).map_or(0, Vec::len);
+        if skip || count == 0 {
+            reporter.result(&self.name, &task.label(), Status::Skipped, &[], None);
+            reporter.advance();
+            return;
+        }
+        for item in 0..count {
+            let label = self.steps[index][item].label.clone();
+            if self.steps[index][item].resource.is_none() {
+                reporter.result(&self.name, &label, Status::Skipped, &[], None);
+                continue;
+            }
+            let observed = match self.probe(index, item).await {
+                Ok(p) => p,
+                Err(e) => return self.fail(reporter, &label, &e),
+            };
+            let inst = &self.steps[index][item];
+            let resource = inst.resource.as_deref().expect("checked above");
+            let changes = match resource.diff(&observed) {
+                Ok(c) => c,
+                Err(e) => return self.fail(reporter, &label, &e.to_string()),
+            };
+            if changes.is_empty() {
+                reporter.result(&self.name, &label, Status::Ok, &[], None);
+                continue;
+            }
+            if !shared.check {
+                let shell = self.shell(inst.become_root);
+                if let Err(e) = apply(
+                    &self.name,
+                    &*self.transport,
+                    shell,
+                    shared,
+                    resource,
+                    &observed,
+                    &changes,
+                )
+                .await
+                {
+                    return self.fail(reporter, &label, &e);
+                }
+                // The host changed: what was probed for later tasks may be stale.
+                self.probes.clear();
+                if let Err(e) = self.notify(&task.notify).await {
+                    return self.fail(reporter, &label, &e);
+                }
+            } else {
+                for n in &task.notify {
+                    if !self.notified.contains(n) {
+                        self.notified.push(n.clone());
+                    }
+                }
+            }
+            reporter.result(&self.name, &label, Status::Changed, &changes, None);
+        }
+        reporter.advance();
+    }
+
+    /// Records handlers as owed, on the host first, so a failure later does not lose them.
+    async fn notify(&mut self, names: &[String]) -> Result<(), String> {
+        let new: Vec<&String> = names
+            .iter()
+            .filter(|n| !self.notified.contains(n))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut script = format!("set -e\nmkdir -p \"$(dirname {0})\"\n", PENDING_HANDLERS);
+        for n in &new {
+            script.push_str(&format!(
+                "printf '%s\\n' {} >> {PENDING_HANDLERS}\n",
+                quote(n)
+            ));
+        }
+        let out = self
+            .transport
+            .exec(self.shell(true), script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(format!(
+                "cannot record notified handlers: {}",
+                out.stderr_text().trim()
+            ));
+        }
+        self.notified.extend(new.into_iter().cloned());
+        Ok(())
+    }
+
+    /// Runs a notified handler. A handler always applies, even when its state already
+    /// holds: `service: state=restarted` restarts, `command` runs.
+    pub async fn run_handler(
+        &mut self,
+        loaded: &Loaded,
+        play: &Play,
+        handler: &Task,
+        shared: &Shared,
+        reporter: &Reporter,
+    ) {
+        let mut compiler = Compiler::new(loaded.scope(play, &self.name, self.vars.clone()));
+        let instances = match compiler.task(handler) {
+            Ok(i) => i,
+            Err(e) => return self.fail(reporter, &handler.label(), &e.to_string()),
+        };
+        for inst in instances {
+            let Some(resource) = &inst.resource else {
+                reporter.result(&self.name, &inst.label, Status::Skipped, &[], None);
+                continue;
+            };
+            let shell = self.shell(inst.become_root);
+            let observed = match self
+                .transport
+                .exec(shell, probe_alone(resource.as_ref()).as_bytes())
+                .await
+            {
+                Ok(out) => Probe {
+                    status: out.status,
+                    stdout: out.stdout_text(),
+                },
+                Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
+            };
+            let mut changes = match resource.diff(&observed) {
+                Ok(c) => c,
+                Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
+            };
+            if changes.is_empty() {
+                changes.push(Change::Run {
+                    what: format!("handler {}", handler.label()),
+                });
+            }
+            if !shared.check {
+                if let Err(e) = apply(
+                    &self.name,
+                    &*self.transport,
+                    shell,
+                    shared,
+                    resource.as_ref(),
+                    &observed,
+                    &changes,
+                )
+                .await
+                {
+                    return self.fail(reporter, &inst.label, &e);
+                }
+            }
+            reporter.result(&self.name, &inst.label, Status::Changed, &changes, None);
+        }
+        self.probes.clear();
+        if !shared.check {
+            let names: Vec<String> = std::iter::once(handler.name.clone())
+                .chain(handler.listen.iter().cloned())
+                .collect();
+            if let Err(e) = self.forget_handlers(&names).await {
+                self.fail(reporter, &handler.label(), &e);
+            }
+        }
+    }
+
+    async fn forget_handlers(&mut self, names: &[String]) -> Result<(), String> {
+        let mut script = format!("f={PENDING_HANDLERS}\n[ -f \"$f\" ] || exit 0\ngrep -vxF");
+        for n in names {
+            script.push_str(&format!(" -e {}", quote(n)));
+        }
+        script.push_str(" \"$f\" > \"$f.new\" || true\nmv -f \"$f.new\" \"$f\"\n[ -s \"$f\" ] || rm -f \"$f\"\n");
+        let out = self
+            .transport
+            .exec(self.shell(true), script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(format!(
+                "cannot clear run handlers: {}",
+                out.stderr_text().trim()
+            ));
+        }
+        self.notified.retain(|n| !names.contains(n));
+        Ok(())
+    }
+}
+
+fn probe_alone(resource: &dyn Resource) -> String {
+    format!("( {}\n) </dev/null 2>/dev/null\n", resource.probe())
+}
+
+async fn apply(
+    name: &str,
+    transport: &dyn Transport,
+    shell: &str,
+    shared: &Shared,
+    resource: &dyn Resource,
+    observed: &Probe,
+    changes: &[Change],
+) -> Result<(), String> {
+    let handle = HostHandle {
+        name,
+        transport,
+        shell,
+        shared,
+    };
+    resource
+        .apply(&handle, observed, changes)
+        .await
+        .map_err(|e| e.to_string())
+}
