@@ -11,6 +11,7 @@
 
 pub mod apt;
 pub mod args;
+pub mod certificate;
 pub mod command;
 pub mod copy;
 pub mod file;

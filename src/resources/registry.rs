@@ -9,6 +9,7 @@ use super::{copy::ManagedFile, ArgError, Args, BuildCtx, Resource};
 /// Every module name a task may use.
 pub const MODULES: &[&str] = &[
     "apt",
+    "certificate",
     "command",
     "copy",
     "file",
@@ -41,6 +42,7 @@ pub fn build(module: &str, mut args: Args, ctx: &BuildCtx) -> Result<Box<dyn Res
         "template" => Box::new(ManagedFile::template_from_args(&mut args, ctx)?),
         "file" => Box::new(super::file::File::from_args(&mut args)?),
         "apt" => Box::new(super::apt::Apt::from_args(&mut args)?),
+        "certificate" => Box::new(super::certificate::Certificate::from_args(&mut args, ctx)?),
         "service" => Box::new(super::service::Service::from_args(&mut args)?),
         "user" => Box::new(super::user::User::from_args(&mut args)?),
         "group" => Box::new(super::group::Group::from_args(&mut args)?),
