@@ -241,11 +241,14 @@ fn check_notify(tasks: &[Task], handlers: &[Task]) -> Result<(), InputError> {
     Ok(())
 }
 
+/// A role named in a play: its name, the variables and tags given with it.
+type RoleEntry = (String, Map<String, Value>, Vec<String>);
+
 fn role_entry(
     doc: &YamlDoc,
     at: &[Seg],
     entry: &Yaml,
-) -> Result<(String, Map<String, Value>, Vec<String>), InputError> {
+) -> Result<RoleEntry, InputError> {
     if let Some(name) = entry.as_str() {
         return Ok((name.to_string(), Map::new(), Vec::new()));
     }
