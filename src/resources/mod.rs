@@ -193,9 +193,20 @@ impl HostHandle<'_> {
     }
 }
 
+/// Lets checks that look across tasks (lint) see the concrete resource behind a task.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// One declared piece of state on one host, built from a task's rendered arguments.
 #[async_trait]
-pub trait Resource: Send + Sync + fmt::Debug {
+pub trait Resource: AsAny + Send + Sync + fmt::Debug {
     /// A read-only shell script printing the state `diff` needs. Runs in a subshell;
     /// its stderr is discarded and its exit status is passed on to `diff`.
     fn probe(&self) -> String;
