@@ -140,26 +140,54 @@ impl<'a> Compiler<'a> {
 }
 
 /// Variables whose values are templates themselves (`peer: "{{ groups.mail[1] }}"`) are
-/// rendered against the other variables, a few passes deep. A value that cannot be
-/// rendered yet (it needs facts, say) is left as written and rendered where it is used.
+/// rendered against the other variables, dependencies first: a variable is rendered only
+/// once no variable it mentions is still a template. One that cannot be rendered (it
+/// needs facts, say) is left as written and rendered where it is used.
 fn resolve_nested(renderer: &mut Renderer, mut vars: Map<String, Value>) -> Map<String, Value> {
-    for _ in 0..3 {
-        let templated: Vec<String> = vars
+    let mut pending: Vec<String> = vars
+        .iter()
+        .filter(|(_, v)| has_markup(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    while !pending.is_empty() {
+        let ready: Vec<String> = pending
             .iter()
-            .filter(|(_, v)| has_markup(v))
-            .map(|(k, _)| k.clone())
+            .filter(|k| {
+                let text = vars[k.as_str()].to_string();
+                !pending
+                    .iter()
+                    .any(|other| other != *k && mentions(&text, other))
+            })
+            .cloned()
             .collect();
-        if templated.is_empty() {
-            break;
-        }
-        let ctx = Context::from_value(Value::Object(vars.clone())).expect("vars are a mapping");
-        for key in templated {
-            if let Ok(value) = renderer.render_value(&vars[&key], &ctx) {
-                vars.insert(key, value);
+        // A cycle, or only variables that mention each other: render them as they are.
+        let batch = if ready.is_empty() {
+            pending.clone()
+        } else {
+            ready
+        };
+        for key in &batch {
+            let ctx = Context::from_value(Value::Object(vars.clone())).expect("vars are a mapping");
+            match renderer.render_value(&vars[key.as_str()], &ctx) {
+                Ok(value) => {
+                    vars.insert(key.clone(), value);
+                }
+                Err(e) => tracing::debug!(variable = %key, "left unrendered for now: {e}"),
             }
         }
+        pending.retain(|k| !batch.contains(k));
     }
     vars
+}
+
+/// Whether template `text` mentions variable `name` as a whole word.
+fn mentions(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
 }
 
 fn has_markup(v: &Value) -> bool {

@@ -31,7 +31,8 @@ impl<T> Counted<T> {
 #[async_trait::async_trait]
 impl<T: Transport> Transport for Counted<T> {
     async fn exec(&self, command: &str, stdin: &[u8]) -> Result<Output, TransportError> {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.exec(command, stdin).await
     }
 

@@ -244,11 +244,7 @@ fn check_notify(tasks: &[Task], handlers: &[Task]) -> Result<(), InputError> {
 /// A role named in a play: its name, the variables and tags given with it.
 type RoleEntry = (String, Map<String, Value>, Vec<String>);
 
-fn role_entry(
-    doc: &YamlDoc,
-    at: &[Seg],
-    entry: &Yaml,
-) -> Result<RoleEntry, InputError> {
+fn role_entry(doc: &YamlDoc, at: &[Seg], entry: &Yaml) -> Result<RoleEntry, InputError> {
     if let Some(name) = entry.as_str() {
         return Ok((name.to_string(), Map::new(), Vec::new()));
     }

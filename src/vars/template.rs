@@ -89,7 +89,10 @@ impl Renderer {
                 Some(expr) => {
                     let json = self
                         .tera
-                        .render_str(&format!("{{{{ ({expr}) | json_encode() | safe }}}}"), ctx)
+                        .render_str(
+                            &format!("{{% set dsprov_value = {expr} %}}{{{{ dsprov_value | json_encode() | safe }}}}"),
+                            ctx,
+                        )
                         .map_err(describe)?;
                     serde_json::from_str(&json).map_err(|e| format!("`{expr}`: {e}"))
                 }
