@@ -41,6 +41,9 @@ pub struct Apt {
     pub install_recommends: bool,
     /// With `state: absent`, also remove configuration files.
     pub purge: bool,
+    /// Exit code of a temporary `/usr/sbin/policy-rc.d` during the install (101: packages'
+    /// scripts start no service), so a server starts only once it is configured.
+    pub policy_rc_d: Option<u64>,
 }
 
 impl Apt {
@@ -80,6 +83,7 @@ impl Apt {
             cache_valid_time,
             install_recommends: args.bool("install_recommends")?.unwrap_or(false),
             purge: args.bool("purge")?.unwrap_or(false),
+            policy_rc_d: args.u64("policy_rc_d")?.filter(|code| *code <= 255),
         })
     }
 
@@ -303,10 +307,21 @@ impl Resource for Apt {
                 }
             };
             if !names.is_empty() {
-                script.push_str(&format!(
-                    "{APT_GET} {recommends} install {}\n",
-                    quoted(&names)
-                ));
+                let install = format!("{APT_GET} {recommends} install {}\n", quoted(&names));
+                match self.policy_rc_d {
+                    // A policy-rc.d already there is the host's own: keep it as it is.
+                    Some(code) => script.push_str(&format!(
+                        "if [ -e /usr/sbin/policy-rc.d ]; then {install}else
+                         printf '#!/bin/sh\\nexit {code}\\n' > /usr/sbin/policy-rc.d
+                         chmod 0755 /usr/sbin/policy-rc.d
+                         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+                         {install}rm -f /usr/sbin/policy-rc.d
+trap - EXIT
+fi
+"
+                    )),
+                    None => script.push_str(&install),
+                }
             }
         }
 

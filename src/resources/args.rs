@@ -141,6 +141,31 @@ impl Args {
         }
     }
 
+    /// A list of strings taken as written: a single string is a list of one, never split.
+    pub fn list_exact(&mut self, name: &str) -> Result<Option<Vec<String>>, ArgError> {
+        match self.take(name).cloned() {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(vec![s])),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s),
+                    Value::Number(n) => Ok(n.to_string()),
+                    Value::Bool(b) => Ok(b.to_string()),
+                    other => Err(self.error(format!(
+                        "argument `{name}` must hold strings, not {}",
+                        kind(&other)
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(self.error(format!(
+                "argument `{name}` must be a list, not {}",
+                kind(&other)
+            ))),
+        }
+    }
+
     /// A file mode: octal digits as a string (`"0640"`), or an integer YAML read as octal
     /// digits (`0640` unquoted becomes 640 in YAML 1.2, which we read back as octal).
     pub fn mode(&mut self, name: &str) -> Result<Option<u32>, ArgError> {

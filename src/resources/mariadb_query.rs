@@ -49,9 +49,20 @@ impl MariadbQuery {
         if queries.is_empty() {
             return Err(args.error("argument `query` is empty"));
         }
+        // Values given apart from the SQL are quoted here, never by a template.
+        let positional = args.list_exact("positional_args")?.unwrap_or_default();
+        let unless = args.str("unless")?;
+        let bind = |sql: &str| -> Result<String, ArgError> {
+            bind_positional(sql, &positional).map_err(|e| args.error(e))
+        };
+        let queries = queries
+            .iter()
+            .map(|q| bind(q))
+            .collect::<Result<Vec<_>, _>>()?;
+        let unless = unless.map(|u| bind(&u)).transpose()?;
         Ok(MariadbQuery {
             queries,
-            unless: args.str("unless")?,
+            unless,
             database: args.str("database")?,
             sql_log_bin: args.bool("sql_log_bin")?.unwrap_or(true),
         })
@@ -123,9 +134,52 @@ impl Resource for MariadbQuery {
     }
 }
 
+/// `sql` with each `%s` replaced, in order, by the next value as an SQL string literal.
+/// `%%` stands for a literal `%`.
+fn bind_positional(sql: &str, values: &[String]) -> Result<String, String> {
+    if values.is_empty() {
+        return Ok(sql.to_string());
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut next = values.iter();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('s')) => {
+                chars.next();
+                let value = next
+                    .next()
+                    .ok_or("more %s placeholders than positional_args")?;
+                out.push_str(&super::mariadb_client::string(value));
+            }
+            ('%', Some('%')) => {
+                chars.next();
+                out.push('%');
+            }
+            _ => out.push(c),
+        }
+    }
+    if next.next().is_some() {
+        return Err("more positional_args than %s placeholders".into());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positional_args_are_quoted_in_order() {
+        let sql = bind_positional(
+            "WHERE a = %s AND b = %s AND c LIKE '10%%'",
+            &["x".into(), "it's".into()],
+        )
+        .unwrap();
+        assert!(sql.starts_with("WHERE a = 'x' AND b = 'it"), "{sql}");
+        assert!(sql.ends_with("LIKE '10%'"), "{sql}");
+        assert!(bind_positional("%s %s", &["one".into()]).is_err());
+    }
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<MariadbQuery, ArgError> {
