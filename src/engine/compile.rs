@@ -201,10 +201,11 @@ fn has_markup(v: &Value) -> bool {
 
 /// A loop item as shown in a task label.
 fn short(v: &Value) -> String {
-    let text = match v {
+    // Masked before it is cut: a cut secret would no longer be recognised.
+    let text = crate::vars::redact::redact(&match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
+    });
     if text.chars().count() > 60 {
         format!("{}…", text.chars().take(60).collect::<String>())
     } else {
