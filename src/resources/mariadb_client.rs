@@ -38,7 +38,7 @@ pub fn account(user: &str, host: &str) -> String {
 const SESSION: &str =
     "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');\n";
 
-const CLIENT: &str = "mariadb --user=root --batch --skip-column-names";
+const CLIENT: &str = "mariadb --user=root --batch";
 
 /// A heredoc delimiter that does not occur in `sql`.
 fn delimiter(sql: &str) -> String {
@@ -52,25 +52,45 @@ fn delimiter(sql: &str) -> String {
 /// `sql` fed to the client through a quoted heredoc, its messages on stdout; ends in a
 /// newline (the heredoc's delimiter must end its line).
 pub fn client_call(sql: &str) -> String {
+    client_call_with(sql, false)
+}
+
+/// `client_call`, printing each result's column names before its rows when
+/// `column_names` (an empty result then prints nothing at all).
+fn client_call_with(sql: &str, column_names: bool) -> String {
     let delim = delimiter(sql);
-    format!("{CLIENT} 2>&1 <<'{delim}'\n{SESSION}{sql}\n{delim}\n")
+    let names = if column_names {
+        ""
+    } else {
+        " --skip-column-names"
+    };
+    format!("{CLIENT}{names} 2>&1 <<'{delim}'\n{SESSION}{sql}\n{delim}\n")
 }
 
 /// A probe script running read-only `sql`. It prints `server=absent` when the client is
 /// not installed, and otherwise `server=up` and each output row as `row=...`, or
 /// `server=error` and the client's messages as `error=...`.
 pub fn probe_script(sql: &str) -> String {
-    probe_script_then(sql, "")
+    probe_script_with(sql, "", false)
+}
+
+/// `probe_script` with each result's column names printed as a row before its values.
+pub fn probe_script_named(sql: &str) -> String {
+    probe_script_with(sql, "", true)
 }
 
 /// Like `probe_script`, and runs the shell lines `then` after the rows when the query
 /// worked; they see its output in `$out` and may run `client_call` again.
 pub fn probe_script_then(sql: &str, then: &str) -> String {
+    probe_script_with(sql, then, false)
+}
+
+fn probe_script_with(sql: &str, then: &str, column_names: bool) -> String {
     format!(
         "command -v mariadb >/dev/null 2>&1 || {{ echo server=absent; exit 0; }}\n\
          if out=$({call}); then echo server=up; printf '%s\\n' \"$out\" | sed 's/^/row=/'\n{then}\
          else echo server=error; printf '%s\\n' \"$out\" | sed 's/^/error=/'; fi\n",
-        call = client_call(sql)
+        call = client_call_with(sql, column_names)
     )
 }
 
@@ -132,6 +152,26 @@ impl Server {
                 )))
             }
         }
+    }
+
+    /// The first row of the result whose first column is named `first_column` (from a
+    /// `probe_script_named`), as (name, value) pairs; empty when there is no such row.
+    pub fn named_row(&self, first_column: &str) -> Vec<(String, String)> {
+        let Server::Up(rows) = self else {
+            return Vec::new();
+        };
+        let mut rows = rows.iter();
+        let Some(header) = rows.find(|r| r.split('\t').next() == Some(first_column)) else {
+            return Vec::new();
+        };
+        let Some(values) = rows.next() else {
+            return Vec::new();
+        };
+        header
+            .split('\t')
+            .map(unescape)
+            .zip(values.split('\t').map(unescape))
+            .collect()
     }
 
     /// The rows whose first column is `tag`, split into their remaining columns.

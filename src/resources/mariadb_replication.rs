@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use sha2::Digest;
 
-use super::mariadb_client::{apply_script, probe_script, string, Server};
+use super::mariadb_client::{apply_script, probe_script_named, string, Server};
 use super::remote::quote;
 use super::{ArgError, Args, Change, HostHandle, Probe, Resource, ResourceError};
 
@@ -134,29 +134,22 @@ impl MariadbReplication {
     }
 }
 
-/// `Field: value` lines of `SHOW SLAVE STATUS\G`, and the `gtid_slave_pos` row.
+/// The row of `SHOW SLAVE STATUS` by column name, and `gtid_slave_pos`.
 fn parse_status(server: &Server) -> BTreeMap<String, String> {
-    let Server::Up(rows) = server else {
-        return BTreeMap::new();
-    };
-    rows.iter()
-        .filter_map(|r| {
-            if let Some(pos) = r.strip_prefix("gtid_slave_pos\t") {
-                return Some(("gtid_slave_pos".to_string(), pos.to_string()));
-            }
-            let (key, value) = r.trim_start().split_once(':')?;
-            let key_ok =
-                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            key_ok.then(|| (key.to_string(), value.trim().to_string()))
-        })
-        .collect()
+    let mut status: BTreeMap<String, String> =
+        server.named_row("Slave_IO_State").into_iter().collect();
+    // An empty position prints an empty row, which `Server` drops: then there is none.
+    if let Some((_, pos)) = server.named_row("gtid_slave_pos").into_iter().next() {
+        status.insert("gtid_slave_pos".into(), pos);
+    }
+    status
 }
 
 #[async_trait]
 impl Resource for MariadbReplication {
     fn probe(&self) -> String {
         let mut script =
-            probe_script("SHOW SLAVE STATUS\\G\nSELECT 'gtid_slave_pos', @@gtid_slave_pos;");
+            probe_script_named("SHOW SLAVE STATUS;\nSELECT @@gtid_slave_pos AS gtid_slave_pos;");
         if let Some(fp) = self.fingerprint() {
             script.push_str(&format!(
                 "if [ \"$(cat {FP_FILE} 2>/dev/null)\" = {} ]; then echo fp=same; \
@@ -291,34 +284,63 @@ mod tests {
         changes.iter().map(|c| c.to_string()).collect()
     }
 
-    /// What the probe printed on a MariaDB 10.11 replica (trimmed to the fields used).
-    const RUNNING: &str = "server=up\n\
-        row=*************************** 1. row ***************************\n\
-        row=                Slave_IO_State: Waiting for master to send event\n\
-        row=                   Master_Host: 10.0.0.1\n\
-        row=                   Master_User: repl\n\
-        row=                   Master_Port: 3306\n\
-        row=                 Connect_Retry: 60\n\
-        row=              Slave_IO_Running: Yes\n\
-        row=             Slave_SQL_Running: Yes\n\
-        row=            Master_SSL_Allowed: Yes\n\
-        row=            Master_SSL_CA_File: /etc/mysql/ca.pem\n\
-        row= Master_SSL_Verify_Server_Cert: Yes\n\
-        row=                    Using_Gtid: Slave_Pos\n\
-        row=gtid_slave_pos\t0-1-42\n\
-        fp=same\n";
+    /// `SHOW SLAVE STATUS` as MariaDB 10.11 printed it, replicating from a peer that
+    /// refuses connections.
+    const HEADER: &str = "Slave_IO_State\tMaster_Host\tMaster_User\tMaster_Port\t\
+        Connect_Retry\tMaster_Log_File\tRead_Master_Log_Pos\tRelay_Log_File\tRelay_Log_Pos\t\
+        Relay_Master_Log_File\tSlave_IO_Running\tSlave_SQL_Running\tReplicate_Do_DB\t\
+        Replicate_Ignore_DB\tReplicate_Do_Table\tReplicate_Ignore_Table\t\
+        Replicate_Wild_Do_Table\tReplicate_Wild_Ignore_Table\tLast_Errno\tLast_Error\t\
+        Skip_Counter\tExec_Master_Log_Pos\tRelay_Log_Space\tUntil_Condition\tUntil_Log_File\t\
+        Until_Log_Pos\tMaster_SSL_Allowed\tMaster_SSL_CA_File\tMaster_SSL_CA_Path\t\
+        Master_SSL_Cert\tMaster_SSL_Cipher\tMaster_SSL_Key\tSeconds_Behind_Master\t\
+        Master_SSL_Verify_Server_Cert\tLast_IO_Errno\tLast_IO_Error\tLast_SQL_Errno\t\
+        Last_SQL_Error\tReplicate_Ignore_Server_Ids\tMaster_Server_Id\tMaster_SSL_Crl\t\
+        Master_SSL_Crlpath\tUsing_Gtid\tGtid_IO_Pos\tReplicate_Do_Domain_Ids\t\
+        Replicate_Ignore_Domain_Ids\tParallel_Mode\tSQL_Delay\tSQL_Remaining_Delay\t\
+        Slave_SQL_Running_State\tSlave_DDL_Groups\tSlave_Non_Transactional_Groups\t\
+        Slave_Transactional_Groups\tReplicate_Rewrite_DB";
+    const VALUES: &str = "Connecting to master\t127.0.0.254\trepl\t3307\t10\t\t4\t\
+        mysqld-relay-bin.000001\t4\t\tConnecting\tYes\t\t\t\t\t\t\t0\t\t0\t4\t256\tNone\t\t0\t\
+        Yes\t\t\t\t\t\tNULL\tNo\t2003\terror connecting to master 'repl@127.0.0.254:3307' - \
+        retry-time: 10  maximum-retries: 100000  message: Can't connect to server on \
+        '127.0.0.254' (111 \"Connection refused\")\t0\t\t\t0\t\t\tSlave_Pos\t\t\t\toptimistic\t0\t\
+        NULL\tSlave has read all relay log; waiting for more updates\t0\t0\t0\t";
+
+    /// The probe's output for that replica with some columns changed.
+    fn status(overrides: &[(&str, &str)], fp: &str) -> Probe {
+        let values: Vec<&str> = HEADER
+            .split('\t')
+            .zip(VALUES.split('\t'))
+            .map(|(k, v)| {
+                overrides
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map_or(v, |(_, new)| *new)
+            })
+            .collect();
+        probe(&format!(
+            "server=up\nrow={HEADER}\nrow={}\nrow=gtid_slave_pos\nrow=0-1-42\nfp={fp}\n",
+            values.join("\t")
+        ))
+    }
 
     fn args() -> serde_json::Value {
-        json!({"primary_host": "10.0.0.1", "primary_user": "repl",
-               "primary_password": "pw", "ssl": true, "ssl_ca": "/etc/mysql/ca.pem",
-               "ssl_verify_server_cert": true, "connect_retry": 60})
+        json!({"primary_host": "127.0.0.254", "primary_port": 3307, "primary_user": "repl",
+               "primary_password": "pw", "ssl": true, "ssl_verify_server_cert": false,
+               "connect_retry": 10})
     }
 
     #[test]
     fn arguments_are_checked() {
-        let r = build(args()).unwrap();
-        assert_eq!(r.primary_port, 3306);
+        let r = build(json!({"primary_host": "db1", "primary_port": "3307"})).unwrap();
+        assert_eq!(r.primary_port, 3307);
+        assert_eq!(
+            build(json!({"primary_host": "db1"})).unwrap().primary_port,
+            3306
+        );
         assert_eq!(r.use_gtid, "slave_pos");
+        assert!(build(json!({"primary_host": "h", "primary_port": 0})).is_err());
         assert!(build(json!({"primary_user": "repl"})).is_err());
         assert!(build(json!({"primary_host": "h", "use_gtid": "yes"})).is_err());
         assert!(build(json!({"state": "stopped"})).is_ok());
@@ -326,35 +348,29 @@ mod tests {
 
     #[test]
     fn status_is_parsed() {
-        let server = Server::parse(&probe(RUNNING), "x").unwrap();
+        let server = Server::parse(&status(&[], "same"), "x").unwrap();
         let st = parse_status(&server);
-        assert_eq!(st["Slave_IO_State"], "Waiting for master to send event");
-        assert_eq!(st["Master_SSL_Verify_Server_Cert"], "Yes");
+        assert_eq!(st["Slave_IO_State"], "Connecting to master");
+        assert_eq!(st["Master_SSL_Verify_Server_Cert"], "No");
+        assert_eq!(st["Using_Gtid"], "Slave_Pos");
         assert_eq!(st["gtid_slave_pos"], "0-1-42");
     }
 
     #[test]
     fn a_converged_replica_has_no_changes() {
-        assert!(build(args())
-            .unwrap()
-            .diff(&probe(RUNNING))
-            .unwrap()
-            .is_empty());
-        let connecting = RUNNING.replace("Slave_IO_Running: Yes", "Slave_IO_Running: Connecting");
-        assert!(build(args())
-            .unwrap()
-            .diff(&probe(&connecting))
-            .unwrap()
-            .is_empty());
+        let r = build(args()).unwrap();
+        assert!(r.diff(&status(&[], "same")).unwrap().is_empty());
+        let up = status(&[("Slave_IO_Running", "Yes")], "same");
+        assert!(r.diff(&up).unwrap().is_empty());
     }
 
     #[test]
     fn an_unconfigured_server_is_set_up() {
         let r = build(args()).unwrap();
-        let out = "server=up\nrow=gtid_slave_pos\t\nfp=differs\n";
+        let out = "server=up\nrow=gtid_slave_pos\nfp=differs\n";
         assert_eq!(
             shown(&r.diff(&probe(out)).unwrap()),
-            ["create replication from 10.0.0.1:3306"]
+            ["create replication from 127.0.0.254:3307"]
         );
         assert_eq!(r.diff(&probe("server=absent\n")).unwrap().len(), 1);
     }
@@ -364,13 +380,14 @@ mod tests {
         let mut a = args();
         a["primary_host"] = json!("10.0.0.2");
         a["primary_password"] = json!("hunter2");
+        a["ssl_ca"] = json!("/etc/mysql/ca.pem");
         let r = build(a).unwrap();
-        let out = RUNNING.replace("fp=same", "fp=differs");
-        let changes = shown(&r.diff(&probe(&out)).unwrap());
+        let changes = shown(&r.diff(&status(&[], "differs")).unwrap());
         assert_eq!(
             changes,
             [
-                "replication: Master_Host 10.0.0.1 -> 10.0.0.2",
+                "replication: Master_Host 127.0.0.254 -> 10.0.0.2",
+                "replication: Master_SSL_CA_File - -> /etc/mysql/ca.pem",
                 "replication: password ******** -> (changed)"
             ]
         );
@@ -381,17 +398,18 @@ mod tests {
 
     #[test]
     fn threads_follow_the_state() {
-        let stopped = RUNNING.replace("Slave_SQL_Running: Yes", "Slave_SQL_Running: No");
+        let sql_stopped = status(&[("Slave_SQL_Running", "No")], "same");
         assert_eq!(
-            shown(&build(args()).unwrap().diff(&probe(&stopped)).unwrap()),
-            ["replication: threads io=Yes sql=No -> running"]
+            shown(&build(args()).unwrap().diff(&sql_stopped).unwrap()),
+            ["replication: threads io=Connecting sql=No -> running"]
         );
         let stop = build(json!({"state": "stopped"})).unwrap();
-        assert_eq!(stop.diff(&probe(RUNNING)).unwrap().len(), 1);
-        let idle = RUNNING
-            .replace("Slave_SQL_Running: Yes", "Slave_SQL_Running: No")
-            .replace("Slave_IO_Running: Yes", "Slave_IO_Running: No");
-        assert!(stop.diff(&probe(&idle)).unwrap().is_empty());
+        assert_eq!(stop.diff(&status(&[], "same")).unwrap().len(), 1);
+        let idle = status(
+            &[("Slave_SQL_Running", "No"), ("Slave_IO_Running", "No")],
+            "same",
+        );
+        assert!(stop.diff(&idle).unwrap().is_empty());
         assert!(stop.diff(&probe("server=up\n")).unwrap().is_empty());
     }
 }

@@ -16,6 +16,8 @@ pub mod command;
 pub mod copy;
 pub mod file;
 pub mod group;
+#[cfg(test)]
+mod live_check;
 pub mod mariadb_client;
 pub mod mariadb_database;
 pub mod mariadb_privs;
