@@ -125,7 +125,8 @@ impl Attrs {
             (None, None) => {}
         }
         if let Some(mode) = self.mode {
-            script.push_str(&format!("chmod {mode:04o} {path}\n"));
+            // Five digits: GNU chmod keeps a directory's setgid bit under a 4-digit mode.
+            script.push_str(&format!("chmod {mode:05o} {path}\n"));
         }
         script
     }
