@@ -59,6 +59,11 @@ impl Certificate {
         })
     }
 
+    /// The DNS names the certificate is for (lint checks peers' names against them).
+    pub fn names(&self) -> &[String] {
+        &self.spec.names
+    }
+
     fn decoded(observed: &Probe, field: &str) -> Option<String> {
         let raw = observed.field(field)?;
         let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
