@@ -18,9 +18,27 @@ impl PairRoutes {
     fn add(a: &'static str, b: &'static str) -> PairRoutes {
         let routes = PairRoutes([(b, a), (a, b)]);
         for (to, from) in routes.0 {
-            let _ = ip(&["route", "del", "local", &format!("{to}/32"), "table", "local"]);
+            let _ = ip(&[
+                "route",
+                "del",
+                "local",
+                &format!("{to}/32"),
+                "table",
+                "local",
+            ]);
             assert!(
-                ip(&["route", "add", "local", &format!("{to}/32"), "dev", "lo", "src", from, "table", "local"]),
+                ip(&[
+                    "route",
+                    "add",
+                    "local",
+                    &format!("{to}/32"),
+                    "dev",
+                    "lo",
+                    "src",
+                    from,
+                    "table",
+                    "local"
+                ]),
                 "cannot add the route to {to}"
             );
         }
@@ -31,13 +49,23 @@ impl PairRoutes {
 impl Drop for PairRoutes {
     fn drop(&mut self) {
         for (to, _) in self.0 {
-            ip(&["route", "del", "local", &format!("{to}/32"), "table", "local"]);
+            ip(&[
+                "route",
+                "del",
+                "local",
+                &format!("{to}/32"),
+                "table",
+                "local",
+            ]);
         }
     }
 }
 
 fn ip(args: &[&str]) -> bool {
-    Command::new("ip").args(args).status().is_ok_and(|s| s.success())
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn client(args: &[&str], password: &str) -> Result<String, String> {
@@ -68,7 +96,9 @@ fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 fn sql(host: &Vps, query: &str) -> String {
-    host.ssh_ok(&format!("mariadb --batch --skip-column-names -e \"{query}\""))
+    host.ssh_ok(&format!(
+        "mariadb --batch --skip-column-names -e \"{query}\""
+    ))
 }
 
 #[test]
@@ -95,7 +125,10 @@ fn two_fresh_hosts_become_a_replicated_mail_pair() {
     let started = Instant::now();
     let first = p.dsprov(&["apply", &site, "-i", inventory]);
     first.assert_code(0);
-    eprintln!("first apply on fresh hosts: {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "first apply on fresh hosts: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // MariaDB: both directions running, over TLS, from the peer's server id.
     for (host, peer_id) in [(&mail1, "2"), (&mail2, "1")] {
@@ -110,11 +143,19 @@ fn two_fresh_hosts_become_a_replicated_mail_pair() {
             "Using_Gtid: Slave_Pos",
             &format!("Master_Server_Id: {peer_id}"),
         ] {
-            assert!(status.contains(want), "{}: no `{want}` in\n{status}", host.name);
+            assert!(
+                status.contains(want),
+                "{}: no `{want}` in\n{status}",
+                host.name
+            );
         }
     }
     sql(&mail1, "CREATE DATABASE IF NOT EXISTS e2e; CREATE TABLE IF NOT EXISTS e2e.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40))");
-    assert!(within(Duration::from_secs(30), || sql(&mail2, "SHOW TABLES IN e2e").contains('t')));
+    assert!(within(Duration::from_secs(30), || sql(
+        &mail2,
+        "SHOW TABLES IN e2e"
+    )
+    .contains('t')));
     sql(&mail1, "INSERT INTO e2e.t (v) VALUES ('written on mail1')");
     sql(&mail2, "INSERT INTO e2e.t (v) VALUES ('written on mail2')");
     for host in [&mail1, &mail2] {
@@ -131,46 +172,112 @@ fn two_fresh_hosts_become_a_replicated_mail_pair() {
         serde_yaml::from_str(&std::fs::read_to_string(p.join("secrets.yml")).unwrap()).unwrap();
     let password = secrets["mail_alice"].as_str().unwrap().to_string();
     let ca = p.join("ca.pem");
-    std::fs::write(&ca, mail1.ssh_ok("cat /usr/local/share/ca-certificates/dsprov-*.crt")).unwrap();
+    std::fs::write(
+        &ca,
+        mail1.ssh_ok("cat /usr/local/share/ca-certificates/dsprov-*.crt"),
+    )
+    .unwrap();
     let ca = ca.to_str().unwrap();
     let count = |host: &Vps, name: &str| -> Result<u32, String> {
-        client(&["count", &host.address, name, ca, "alice@example.test", "$MAIL_PASSWORD"], &password)
-            .map(|n| n.parse().unwrap_or(0))
+        client(
+            &[
+                "count",
+                &host.address,
+                name,
+                ca,
+                "alice@example.test",
+                "$MAIL_PASSWORD",
+            ],
+            &password,
+        )
+        .map(|n| n.parse().unwrap_or(0))
     };
     assert_eq!(count(&mail1, "mail1.example.test"), Ok(0));
     assert_eq!(count(&mail2, "mail2.example.test"), Ok(0));
-    assert!(count(&mail1, "not-in-the-certificate.example.test").is_err(), "a wrong host name must fail TLS");
     assert!(
-        client(&["count", &mail1.address, "mail1.example.test", ca, "alice@example.test", "$MAIL_PASSWORD"], "wrong").is_err(),
+        count(&mail1, "not-in-the-certificate.example.test").is_err(),
+        "a wrong host name must fail TLS"
+    );
+    assert!(
+        client(
+            &[
+                "count",
+                &mail1.address,
+                "mail1.example.test",
+                ca,
+                "alice@example.test",
+                "$MAIL_PASSWORD"
+            ],
+            "wrong"
+        )
+        .is_err(),
         "a wrong password must not log in"
     );
 
     // Mail delivered on one host shows up on the other within 30 s, both ways.
-    client(&["deliver", &mail1.address, "e2e@example.test", "alice@example.test", "via mail1"], "").unwrap();
+    client(
+        &[
+            "deliver",
+            &mail1.address,
+            "e2e@example.test",
+            "alice@example.test",
+            "via mail1",
+        ],
+        "",
+    )
+    .unwrap();
     assert!(
-        within(Duration::from_secs(30), || count(&mail2, "mail2.example.test") == Ok(1)),
+        within(Duration::from_secs(30), || count(
+            &mail2,
+            "mail2.example.test"
+        ) == Ok(1)),
         "message delivered on mail1 not in INBOX on mail2"
     );
-    client(&["deliver", &mail2.address, "e2e@example.test", "alice@example.test", "via mail2"], "").unwrap();
+    client(
+        &[
+            "deliver",
+            &mail2.address,
+            "e2e@example.test",
+            "alice@example.test",
+            "via mail2",
+        ],
+        "",
+    )
+    .unwrap();
     assert!(
-        within(Duration::from_secs(30), || count(&mail1, "mail1.example.test") == Ok(2)),
+        within(Duration::from_secs(30), || count(
+            &mail1,
+            "mail1.example.test"
+        ) == Ok(2)),
         "message delivered on mail2 not in INBOX on mail1"
     );
     for host in [&mail1, &mail2] {
         let status = host.ssh_ok("doveadm replicator status '*'");
         for user in ["alice@example.test", "bob@example.test"] {
-            assert!(status.contains(user), "{}: replicator does not list {user}:\n{status}", host.name);
+            assert!(
+                status.contains(user),
+                "{}: replicator does not list {user}:\n{status}",
+                host.name
+            );
         }
     }
 
     // Converged: nothing to change, nothing to show.
     let second = p.dsprov(&["apply", &site, "-i", inventory, "--format", "json"]);
     second.assert_code(0);
-    assert_eq!(second.json()["changed"], 0, "second apply changed something:\n{}", second.all());
+    assert_eq!(
+        second.json()["changed"],
+        0,
+        "second apply changed something:\n{}",
+        second.all()
+    );
     let plan = p.dsprov(&["plan", &site, "-i", inventory]);
     plan.assert_code(0);
     assert!(!plan.stdout.contains("---"), "{}", plan.all());
-    assert!(!first.all().contains(&password) && !plan.all().contains(&password), "a password leaked");
+    assert!(
+        !first.all().contains(&password) && !plan.all().contains(&password),
+        "a password leaked"
+    );
 
     mail1.down();
     mail2.down();
