@@ -291,3 +291,62 @@ fn secrets_never_show_and_owed_handlers_survive_a_failure() {
     }
     host.down();
 }
+
+#[test]
+fn become_goes_through_sudo_for_a_plain_user() {
+    if !hosts_or_skip() {
+        return;
+    }
+    let host = Vps::up("eng4", "127.0.0.24");
+    host.reset();
+    let key = std::fs::read_to_string(common::vps::vps_home().join("id_ed25519.pub")).unwrap();
+
+    // As root: a deploy user that may use sudo without a password, as on many VPS images.
+    let setup = Project::new();
+    setup.inventory("web", &[&host], "").file(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: web
+  tasks:
+    - apt: {{name: sudo}}
+    - user: {{name: deploy, shell: /bin/sh, create_home: true}}
+    - file: {{path: /home/deploy/.ssh, state: directory, owner: deploy, mode: "0700"}}
+    - copy: {{dest: /home/deploy/.ssh/authorized_keys, content: "{}", owner: deploy, mode: "0600"}}
+    - copy: {{dest: /etc/sudoers.d/deploy, content: "deploy ALL=(ALL) NOPASSWD: ALL\n", mode: "0440", validate: "visudo -cf %s"}}
+"#,
+            key.trim()
+        ),
+    );
+    setup.dsprov(&["apply", "site.yml"]).assert_code(0);
+
+    // As deploy: without become the file cannot be written, with it it is root's.
+    let p = Project::new();
+    let play = |become_root: bool| {
+        format!("- hosts: web\n  become: {become_root}\n  tasks:\n    - copy: {{dest: /etc/dsprov-become, content: \"hi\\n\", mode: \"0600\"}}\n")
+    };
+    p.inventory("web", &[&host], "")
+        .file("plain.yml", &play(false))
+        .file("site.yml", &play(true));
+    let inventory = std::fs::read_to_string(p.join("inventory.yml"))
+        .unwrap()
+        .replace("user: root", "user: deploy");
+    p.file("inventory.yml", &inventory);
+
+    let denied = p.dsprov(&["apply", "plain.yml"]);
+    denied.assert_code(1);
+    assert!(
+        denied.all().contains("Permission denied"),
+        "{}",
+        denied.all()
+    );
+    p.dsprov(&["apply", "site.yml"]).assert_code(0);
+    assert_eq!(
+        host.ssh_ok("stat -c '%U %a' /etc/dsprov-become"),
+        "root 600\n"
+    );
+    let again = p.dsprov(&["apply", "site.yml", "--format", "json"]);
+    again.assert_code(0);
+    assert_eq!(again.json()["changed"], 0);
+    host.down();
+}
