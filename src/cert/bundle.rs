@@ -35,6 +35,12 @@ impl fmt::Debug for IssuedCert {
     }
 }
 
+/// Whether two PEM texts hold the same certificates in the same order, whatever their
+/// line endings or the text around the blocks.
+pub fn same_certificates(a: &str, b: &str) -> bool {
+    pem_blocks(a) == pem_blocks(b)
+}
+
 /// Splits concatenated PEM blocks, keeping each block's own text.
 pub(crate) fn pem_blocks(pem: &str) -> Vec<String> {
     let mut blocks = Vec::new();

@@ -201,6 +201,17 @@ pub fn check_at(
     }
 }
 
+/// A one-line description of the leaf in `cert_pem` for plans and logs:
+/// `serial 3f9a…, valid until 2030-05-01`. `None` if it cannot be parsed.
+pub fn summary(cert_pem: &str) -> Option<String> {
+    let pems = parse_pems(cert_pem, "certificate").ok()?;
+    let leaf = pems.first()?.parse_x509().ok()?;
+    let serial = hex::encode(leaf.raw_serial());
+    let short = serial.get(..8).unwrap_or(&serial);
+    let date = leaf.validity().not_after.to_datetime().date();
+    Some(format!("serial {short}…, valid until {date}"))
+}
+
 fn unparsable(what: &str, reason: impl ToString) -> CertStatus {
     CertStatus::NeedsIssue(vec![CertProblem::Unparsable {
         what: what.into(),

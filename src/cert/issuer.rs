@@ -1,6 +1,6 @@
 //! The entry points: issue a certificate for a spec, and know which root it chains to.
 
-use crate::cert::{acme, CertError, CertSpec, IssuedCert, IssuerConfig, LocalCa};
+use crate::cert::{acme, stored, CertError, CertSpec, IssuedCert, IssuerConfig, LocalCa};
 
 /// Issues a new certificate and key for `spec` from its configured issuer.
 pub async fn issue(spec: &CertSpec) -> Result<IssuedCert, CertError> {
@@ -11,6 +11,22 @@ pub async fn issue(spec: &CertSpec) -> Result<IssuedCert, CertError> {
         }
         IssuerConfig::Acme(config) => acme::issue(spec, config).await,
     }
+}
+
+/// The certificate every host of `spec` should hold: the controller's stored copy while
+/// it still passes `check`, else a new one, which then becomes the stored copy.
+///
+/// The second value says whether the certificate was issued just now.
+pub async fn obtain(spec: &CertSpec) -> Result<(IssuedCert, bool), CertError> {
+    let root = trust_root(spec)?;
+    if let Some(kept) = stored::reusable(spec, root.as_deref())? {
+        tracing::debug!(names = %spec.names.join(","), "reusing the stored certificate");
+        return Ok((kept, false));
+    }
+    let issued = issue(spec).await?;
+    stored::save(spec, &issued)?;
+    tracing::info!(names = %spec.names.join(","), "issued a new certificate");
+    Ok((issued, true))
 }
 
 /// The root certificate (PEM) that certificates of `spec`'s issuer chain to, for

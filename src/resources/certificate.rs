@@ -1,34 +1,45 @@
 //! `certificate`: one certificate for a set of names, issued on the controller and
-//! written to each host that declares it.
+//! written to every host that declares it, with the issuer's root in their trust store.
 //!
-//! The probe reads the host's certificate, chain and key (only the public half when the
-//! host has openssl); `diff` runs `cert::check` against the spec; `apply` issues once
-//! per run for every host declaring the same spec and writes the files.
+//! The probe reads the host's files (of the key only the public half when the host has
+//! openssl); `diff` checks them against the spec and against the controller's stored copy
+//! of the cluster's certificate; `apply` writes the stored copy while it is still good,
+//! or issues once per run for every host declaring the same spec.
+
+mod files;
+mod held;
+mod plan;
+mod trust;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use base64::Engine as _;
+use tokio::sync::OnceCell;
 
-use super::remote::{quote, write_file_script, Attrs};
+use super::remote::{quote, write_file_script};
 use super::{ArgError, Args, BuildCtx, Change, HostHandle, Probe, Resource, ResourceError};
-use crate::cert::{self, CertSpec, HeldCert, IssuedCert, KeyEvidence};
+use crate::cert::{self, CertSpec, IssuedCert};
+use files::{CertFiles, Part};
+use held::Held;
+use plan::{Controller, HostPlan, TrustAction};
+use trust::TrustEntry;
 
 #[derive(Debug)]
 pub struct Certificate {
     spec: CertSpec,
-    cert: String,
-    chain: Option<String>,
-    fullchain: Option<String>,
-    key: String,
-    /// Owner, group and mode of the key (mode 0600 unless declared, e.g. 0640 to a group).
-    key_attrs: Attrs,
-    /// Where to install the issuer's root, if anywhere (then `update-ca-certificates`).
-    ca_file: Option<String>,
+    files: CertFiles,
+    /// Where the issuer's root goes on the host; `None` when there is nothing to trust
+    /// (a public ACME CA) or `trust_store: false`.
+    trust: Option<TrustEntry>,
 }
 
 impl Certificate {
+    /// The DNS names the certificate is for (lint checks peers' names against them).
+    pub fn names(&self) -> &[String] {
+        &self.spec.names
+    }
+
     pub fn from_args(args: &mut Args, ctx: &BuildCtx) -> Result<Certificate, ArgError> {
         let mut value = serde_json::Map::new();
         for field in ["names", "key_type", "issuer", "renew_before"] {
@@ -40,232 +51,135 @@ impl Certificate {
             .map_err(|e| args.error(e.to_string()))?;
         spec.resolve_paths(ctx.inventory_dir);
 
-        let key_attrs = Attrs {
-            mode: Some(args.mode("mode")?.unwrap_or(0o600)),
-            owner: args.str("owner")?,
-            group: args.str("group")?,
+        let files = CertFiles::from_args(args)?;
+        let trust = match args.bool("trust_store")? {
+            Some(false) => None,
+            _ => TrustEntry::for_spec(&spec),
         };
-        if key_attrs.mode.is_some_and(|m| m & 0o007 != 0) {
-            return Err(args.error("`mode` of the key must not give others access"));
+        Ok(Certificate { spec, files, trust })
+    }
+
+    /// The controller's side of a decision, read now: the issuer's root and the stored
+    /// copy of the cluster's certificate.
+    fn controller_state(&self) -> Result<(Option<String>, Option<IssuedCert>), ResourceError> {
+        let err = |e: cert::CertError| ResourceError::new(e.to_string());
+        let root = cert::trust_root(&self.spec).map_err(err)?;
+        let stored = cert::stored::reusable(&self.spec, root.as_deref()).map_err(err)?;
+        Ok((root, stored))
+    }
+
+    fn plan(&self, observed: &Probe) -> Result<(HostPlan, Vec<Change>), ResourceError> {
+        let (root, stored) = self.controller_state()?;
+        let ctl = Controller {
+            spec: &self.spec,
+            files: &self.files,
+            trust: self.trust.as_ref(),
+            root: root.as_deref(),
+            stored: stored.as_ref(),
+        };
+        let plan = HostPlan::new(&ctl, &Held::parse(observed));
+        let changes = plan.changes(&ctl);
+        Ok((plan, changes))
+    }
+
+    /// The script writing `issued` to the declared files, key first.
+    fn write_script(&self, issued: &IssuedCert) -> String {
+        let mut script = String::new();
+        for file in self.files.iter() {
+            let content = match file.part {
+                Part::Key => &issued.key_pem,
+                Part::Cert => &issued.cert_pem,
+                Part::Chain => &issued.chain_pem,
+                Part::Fullchain => &issued.fullchain_pem,
+            };
+            script.push_str(&write_file_script(
+                &file.path,
+                content.as_bytes(),
+                &file.attrs,
+                None,
+                false,
+            ));
         }
-        Ok(Certificate {
-            cert: args.req_str("cert")?,
-            chain: args.str("chain")?,
-            fullchain: args.str("fullchain")?,
-            key: args.req_str("key")?,
-            ca_file: args.str("ca_file")?,
-            key_attrs,
-            spec,
-        })
-    }
-
-    /// The DNS names the certificate is for (lint checks peers' names against them).
-    pub fn names(&self) -> &[String] {
-        &self.spec.names
-    }
-
-    fn decoded(observed: &Probe, field: &str) -> Option<String> {
-        let raw = observed.field(field)?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
-        String::from_utf8(bytes).ok()
+        script
     }
 }
 
-/// Certificates issued in this run, by spec: every host declaring it gets the same one.
-fn issued_this_run() -> &'static Mutex<HashMap<String, Arc<tokio::sync::OnceCell<IssuedCert>>>> {
-    static ISSUED: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::OnceCell<IssuedCert>>>>> =
-        OnceLock::new();
-    ISSUED.get_or_init(Default::default)
+/// The certificate for each spec in this run, shared by every host declaring it: the
+/// stored copy or a new one, obtained once (a failure too is shared, not retried per host).
+type RunCell = Arc<OnceCell<Result<IssuedCert, String>>>;
+
+fn this_run() -> &'static Mutex<HashMap<String, RunCell>> {
+    static CELLS: OnceLock<Mutex<HashMap<String, RunCell>>> = OnceLock::new();
+    CELLS.get_or_init(Default::default)
 }
 
-async fn issue_once(spec: &CertSpec) -> Result<IssuedCert, ResourceError> {
+async fn obtain_once(spec: &CertSpec) -> Result<IssuedCert, ResourceError> {
     // The Debug form redacts secrets but tells apart names, key types and issuers.
-    let key = format!("{spec:?}");
-    let cell = issued_this_run()
+    let cell = this_run()
         .lock()
-        .unwrap()
-        .entry(key)
+        .expect("certificate cells lock")
+        .entry(format!("{spec:?}"))
         .or_default()
         .clone();
-    cell.get_or_try_init(|| cert::issue(spec))
-        .await
-        .cloned()
-        .map_err(|e| ResourceError::new(e.to_string()))
+    cell.get_or_init(|| async {
+        cert::obtain(spec)
+            .await
+            .map(|(issued, _)| issued)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .clone()
+    .map_err(ResourceError::new)
 }
 
 #[async_trait]
 impl Resource for Certificate {
     fn probe(&self) -> String {
-        let mut script = String::from(
-            "show() { if [ -r \"$2\" ]; then printf '%s=' \"$1\"; base64 -w0 < \"$2\"; echo; fi; }\n",
-        );
-        script.push_str(&format!("show cert {}\n", quote(&self.cert)));
-        if let Some(chain) = &self.chain {
-            script.push_str(&format!("show chain {}\n", quote(chain)));
-        }
-        let k = quote(&self.key);
-        // Only the public half travels when the host can compute it.
-        script.push_str(&format!(
-            "if [ -r {k} ]; then\n\
-               if command -v openssl >/dev/null 2>&1; then\n\
-                 printf 'keypub='; openssl pkey -in {k} -pubout 2>/dev/null | base64 -w0; echo\n\
-               else show key {k}; fi\n\
-             fi\n"
-        ));
-        script
+        held::probe(&self.files, self.trust.as_ref())
     }
 
     fn diff(&self, observed: &Probe) -> Result<Vec<Change>, ResourceError> {
-        let cert_pem = Self::decoded(observed, "cert");
-        let chain_pem = Self::decoded(observed, "chain");
-        let key_pub = Self::decoded(observed, "keypub").filter(|k| !k.trim().is_empty());
-        let key_pem = Self::decoded(observed, "key");
-        let key = match (&key_pub, &key_pem) {
-            (Some(public), _) => Some(KeyEvidence::PublicKeyPem(public)),
-            (None, Some(private)) => Some(KeyEvidence::PrivateKeyPem(private)),
-            (None, None) => None,
-        };
-        let held = HeldCert {
-            cert_pem: cert_pem.as_deref(),
-            chain_pem: chain_pem.as_deref(),
-            key,
-        };
-        let root = cert::trust_root(&self.spec).map_err(|e| ResourceError::new(e.to_string()))?;
-        let status = cert::check(&held, &self.spec, root.as_deref());
-        if status.is_valid() {
-            return Ok(Vec::new());
-        }
-        let reasons: Vec<String> = status.problems().iter().map(|p| p.to_string()).collect();
-        Ok(vec![Change::Run {
-            what: format!(
-                "issue a certificate for {} ({}) and write {}",
-                self.spec.names.join(", "),
-                reasons.join("; "),
-                self.cert
-            ),
-        }])
+        Ok(self.plan(observed)?.1)
     }
 
     async fn apply(
         &self,
         host: &HostHandle<'_>,
-        _observed: &Probe,
+        observed: &Probe,
         _changes: &[Change],
     ) -> Result<(), ResourceError> {
-        let issued = issue_once(&self.spec).await?;
-        let public = Attrs {
-            mode: Some(0o644),
-            owner: self.key_attrs.owner.clone(),
-            group: self.key_attrs.group.clone(),
-        };
-
-        // Key first: a new certificate must never sit beside the old key.
-        let mut script = write_file_script(
-            &self.key,
-            issued.key_pem.as_bytes(),
-            &self.key_attrs,
-            None,
-            false,
-        );
-        script.push_str(&write_file_script(
-            &self.cert,
-            issued.cert_pem.as_bytes(),
-            &public,
-            None,
-            false,
-        ));
-        if let Some(chain) = &self.chain {
-            script.push_str(&write_file_script(
-                chain,
-                issued.chain_pem.as_bytes(),
-                &public,
-                None,
-                false,
-            ));
+        let (plan, _) = self.plan(observed)?;
+        let mut script = String::from("set -e\n");
+        if !plan.reasons.is_empty() {
+            let issued = obtain_once(&self.spec).await?;
+            script.push_str(&self.write_script(&issued));
         }
-        if let Some(fullchain) = &self.fullchain {
-            script.push_str(&write_file_script(
-                fullchain,
-                issued.fullchain_pem.as_bytes(),
-                &public,
-                None,
-                false,
-            ));
+        for (path, attrs, _) in &plan.fix_attrs {
+            script.push_str(&attrs.set_script(&quote(path)));
         }
-        if let (Some(ca_file), Some(root)) = (&self.ca_file, &issued.root_pem) {
-            let root_attrs = Attrs {
-                mode: Some(0o644),
-                owner: None,
-                group: None,
+        if let Some(entry) = &self.trust {
+            let root = match plan.trust {
+                TrustAction::None => None,
+                TrustAction::Refresh => Some(None),
+                // Read after issuing: a local CA made by this apply exists now.
+                TrustAction::Install { .. } => match cert::trust_root(&self.spec) {
+                    Ok(Some(root)) => Some(Some(root)),
+                    Ok(None) => return Err(ResourceError::new("the issuer has no root to trust")),
+                    Err(e) => return Err(ResourceError::new(e.to_string())),
+                },
             };
-            script.push_str(&write_file_script(
-                ca_file,
-                root.as_bytes(),
-                &root_attrs,
-                None,
-                false,
-            ));
-            script.push_str("if command -v update-ca-certificates >/dev/null 2>&1; then update-ca-certificates >/dev/null; fi\n");
+            if let Some(root) = root {
+                script.push_str(&entry.install_script(root.as_deref()));
+            }
         }
-        host.run_ok(&format!("write certificate {}", self.cert), &script)
-            .await?;
+        host.run_ok(
+            &format!("write certificate {}", self.files.cert().path),
+            &script,
+        )
+        .await?;
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn resource(ca_dir: &std::path::Path) -> Certificate {
-        let values = json!({
-            "names": ["mail.example.test", "mx1.example.test"],
-            "issuer": { "local_ca": { "dir": ca_dir } },
-            "cert": "/etc/ssl/mail.pem", "key": "/etc/ssl/mail.key", "mode": "0640", "group": "mail",
-        });
-        let mut args = Args::new("certificate", values.as_object().unwrap().clone());
-        let render = |_: &std::path::Path| Ok(String::new());
-        let ctx = BuildCtx {
-            host: "mx1",
-            file_dirs: &[],
-            template_dirs: &[],
-            inventory_dir: ca_dir,
-            render_file: &render,
-        };
-        let resource = Certificate::from_args(&mut args, &ctx).unwrap();
-        args.finish().unwrap();
-        resource
-    }
-
-    fn b64(s: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(s)
-    }
-
-    #[tokio::test]
-    async fn missing_then_converged() {
-        let tmp = tempfile::tempdir().unwrap();
-        let res = resource(&tmp.path().join("ca"));
-
-        let changes = res.diff(&Probe::default()).unwrap();
-        assert!(
-            matches!(&changes[..], [Change::Run { what }] if what.contains("no certificate")),
-            "{changes:?}"
-        );
-
-        let issued = issue_once(&res.spec).await.unwrap();
-        let again = issue_once(&res.spec).await.unwrap();
-        assert_eq!(issued.cert_pem, again.cert_pem, "issued once per run");
-
-        let probe = Probe {
-            status: 0,
-            stdout: format!(
-                "cert={}\nkey={}\n",
-                b64(&issued.cert_pem),
-                b64(&issued.key_pem)
-            ),
-        };
-        assert!(res.diff(&probe).unwrap().is_empty());
-        assert!(res.probe().contains("openssl pkey"));
-    }
-}
+mod tests;
