@@ -80,23 +80,21 @@ impl HostPlan {
     pub fn changes(&self, ctl: &Controller<'_>) -> Vec<Change> {
         let mut changes = Vec::new();
         if !self.reasons.is_empty() {
-            let names = ctl.spec.names.join(", ");
-            let action = match &self.reuse {
-                Some(summary) => {
-                    format!("install the cluster's certificate for {names} ({summary})")
-                }
-                None => format!(
-                    "issue a new certificate for {names} from {}",
-                    issuer_label(&ctl.spec.issuer)
-                ),
+            // `cert.pem: certificate expires in 3 days, ... -> new from the local CA in ...`
+            let to = match &self.reuse {
+                Some(summary) => format!("the cluster's ({summary})"),
+                None => format!("new from {}", issuer_label(&ctl.spec.issuer)),
             };
-            let paths: Vec<&str> = ctl.files.iter().map(|f| f.path.as_str()).collect();
-            changes.push(Change::Run {
-                what: format!(
-                    "{action} into {}, because: {}",
-                    paths.join(", "),
+            let missing = self.reasons == [cert::CertProblem::Missing.to_string()];
+            changes.push(Change::Set {
+                what: ctl.files.cert().path.clone(),
+                field: "certificate".into(),
+                from: if missing {
+                    "-".into()
+                } else {
                     self.reasons.join("; ")
-                ),
+                },
+                to,
             });
         }
         for (_, _, set) in &self.fix_attrs {
