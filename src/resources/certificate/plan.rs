@@ -127,6 +127,10 @@ impl HostPlan {
 
 /// Why the files must be written: `cert::check`'s problems, files that do not belong
 /// to the certificate, or a certificate other than the one the rest of the cluster gets.
+///
+/// Known gap: with no stored copy yet (certificates put there before this copy existed,
+/// or the copy deleted), a host holding a valid certificate keeps it in the run where a
+/// peer gets a new one; it is brought to that one, now stored, on the next run.
 fn content_problems(ctl: &Controller<'_>, held: &Held) -> Vec<String> {
     let status = cert::check(&held.as_held_cert(), ctl.spec, ctl.root);
     let mut reasons: Vec<String> = status.problems().iter().map(|p| p.to_string()).collect();
