@@ -57,10 +57,12 @@ impl CertFile {
                 args.finish()?;
                 (path, attrs)
             }
-            _ => return Err(outer.error(format!(
+            _ => {
+                return Err(outer.error(format!(
                 "argument `{}` must be a path or a mapping with `path`, `owner`, `group`, `mode`",
                 part.name()
-            ))),
+            )))
+            }
         };
         if !path.starts_with('/') {
             return Err(outer.error(format!(
