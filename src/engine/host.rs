@@ -245,17 +245,8 @@ impl HostRun {
                 quote(n)
             ));
         }
-        let out = self
-            .transport
-            .exec(self.shell(true), script.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.success() {
-            return Err(format!(
-                "cannot record notified handlers: {}",
-                out.stderr_text().trim()
-            ));
-        }
+        self.run_as_root("cannot record notified handlers", &script)
+            .await?;
         self.notified.extend(new.into_iter().cloned());
         Ok(())
     }
@@ -329,23 +320,28 @@ impl HostRun {
         }
     }
 
+    /// Runs one of the engine's own bookkeeping scripts, as root.
+    async fn run_as_root(&self, failure: &str, script: &str) -> Result<(), String> {
+        let out = self
+            .transport
+            .exec(self.shell(true), script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(format!("{failure}: {}", out.stderr_text().trim()))
+        }
+    }
+
     async fn forget_handlers(&mut self, names: &[String]) -> Result<(), String> {
         let mut script = format!("f={PENDING_HANDLERS}\n[ -f \"$f\" ] || exit 0\ngrep -vxF");
         for n in names {
             script.push_str(&format!(" -e {}", quote(n)));
         }
         script.push_str(" \"$f\" > \"$f.new\" || true\nmv -f \"$f.new\" \"$f\"\n[ -s \"$f\" ] || rm -f \"$f\"\n");
-        let out = self
-            .transport
-            .exec(self.shell(true), script.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.success() {
-            return Err(format!(
-                "cannot clear run handlers: {}",
-                out.stderr_text().trim()
-            ));
-        }
+        self.run_as_root("cannot clear run handlers", &script)
+            .await?;
         self.notified.retain(|n| !names.contains(n));
         Ok(())
     }
