@@ -347,13 +347,6 @@ mod tests {
         Ok(apt)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
     const VIM_INSTALLED: &str = "pkg=vim install ok installed 2:9.0.1378-2\n";
 
     #[test]
@@ -372,13 +365,13 @@ mod tests {
     fn only_missing_packages_are_installed() {
         let apt = build(json!({"name": ["vim", "git", "curl"]})).unwrap();
         let out = format!("{VIM_INSTALLED}pkg=git deinstall ok config-files 1:2.39.5-0\n");
-        let changes = apt.diff(&probe(&out)).unwrap();
+        let changes = apt.diff(&Probe::from_stdout(&out)).unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].to_string(), "packages: install git curl");
-        assert!(apt.diff(&probe(VIM_INSTALLED)).unwrap().len() == 1);
+        assert!(apt.diff(&Probe::from_stdout(VIM_INSTALLED)).unwrap().len() == 1);
         let all = "pkg=vim install ok installed 1\npkg=git install ok installed 1\n\
                    pkg=curl hold ok installed 1\n";
-        assert!(apt.diff(&probe(all)).unwrap().is_empty());
+        assert!(apt.diff(&Probe::from_stdout(all)).unwrap().is_empty());
     }
 
     #[test]
@@ -386,16 +379,16 @@ mod tests {
         let apt = build(json!({"name": ["vim", "git"], "state": "absent"})).unwrap();
         let out = format!("{VIM_INSTALLED}pkg=git deinstall ok config-files 1\n");
         assert_eq!(
-            apt.diff(&probe(&out)).unwrap()[0].to_string(),
+            apt.diff(&Probe::from_stdout(&out)).unwrap()[0].to_string(),
             "packages: remove vim"
         );
         let purge =
             build(json!({"name": ["vim", "git"], "state": "absent", "purge": true})).unwrap();
         assert_eq!(
-            purge.diff(&probe(&out)).unwrap()[0].to_string(),
+            purge.diff(&Probe::from_stdout(&out)).unwrap()[0].to_string(),
             "packages: remove vim git"
         );
-        assert!(apt.diff(&probe("")).unwrap().is_empty());
+        assert!(apt.diff(&Probe::from_stdout("")).unwrap().is_empty());
     }
 
     #[test]
@@ -403,11 +396,11 @@ mod tests {
         let apt = build(json!({"name": "vim", "state": "latest"})).unwrap();
         let old = format!("{VIM_INSTALLED}candidate=vim 2:9.0.1378-2+deb12u1\n");
         assert_eq!(
-            apt.diff(&probe(&old)).unwrap()[0].to_string(),
+            apt.diff(&Probe::from_stdout(&old)).unwrap()[0].to_string(),
             "packages: upgrade vim (2:9.0.1378-2 -> 2:9.0.1378-2+deb12u1)"
         );
         let same = format!("{VIM_INSTALLED}candidate=vim 2:9.0.1378-2\n");
-        assert!(apt.diff(&probe(&same)).unwrap().is_empty());
+        assert!(apt.diff(&Probe::from_stdout(&same)).unwrap().is_empty());
     }
 
     #[test]
@@ -415,26 +408,32 @@ mod tests {
         let apt =
             build(json!({"name": "vim", "update_cache": true, "cache_valid_time": 3600})).unwrap();
         let fresh = format!("{VIM_INSTALLED}cache_age=120\n");
-        assert!(apt.diff(&probe(&fresh)).unwrap().is_empty());
+        assert!(apt.diff(&Probe::from_stdout(&fresh)).unwrap().is_empty());
         let stale = format!("{VIM_INSTALLED}cache_age=7200\n");
-        let changes = apt.diff(&probe(&stale)).unwrap();
+        let changes = apt.diff(&Probe::from_stdout(&stale)).unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(
             changes[0].to_string(),
             "run apt-get update (last refreshed 7200s ago)"
         );
         // No lists at all: refresh.
-        assert_eq!(apt.diff(&probe(VIM_INSTALLED)).unwrap().len(), 1);
+        assert_eq!(
+            apt.diff(&Probe::from_stdout(VIM_INSTALLED)).unwrap().len(),
+            1
+        );
     }
 
     #[test]
     fn update_cache_without_validity_refreshes_only_before_installing() {
         let apt = build(json!({"name": "vim", "update_cache": true})).unwrap();
-        assert!(apt.diff(&probe(VIM_INSTALLED)).unwrap().is_empty());
-        assert!(apt.cache_stale(&probe(VIM_INSTALLED)));
+        assert!(apt
+            .diff(&Probe::from_stdout(VIM_INSTALLED))
+            .unwrap()
+            .is_empty());
+        assert!(apt.cache_stale(&Probe::from_stdout(VIM_INSTALLED)));
         let only = build(json!({"update_cache": "yes"})).unwrap();
         assert_eq!(
-            only.diff(&probe("")).unwrap()[0].to_string(),
+            only.diff(&Probe::from_stdout("")).unwrap()[0].to_string(),
             "run apt-get update"
         );
     }
@@ -442,7 +441,7 @@ mod tests {
     #[test]
     fn a_host_without_dpkg_is_an_error() {
         let apt = build(json!({"name": "vim"})).unwrap();
-        assert!(apt.diff(&probe("dpkg=missing\n")).is_err());
+        assert!(apt.diff(&Probe::from_stdout("dpkg=missing\n")).is_err());
     }
 
     #[test]

@@ -173,17 +173,10 @@ mod tests {
         File::from_args(&mut Args::new("file", v.as_object().unwrap().clone())).unwrap()
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
     #[test]
     fn missing_directory_is_created_with_its_attributes() {
         let f = build(json!({"path": "/srv/x", "state": "directory", "mode": "0750"}));
-        let changes = f.diff(&probe("type=absent\n")).unwrap();
+        let changes = f.diff(&Probe::from_stdout("type=absent\n")).unwrap();
         assert_eq!(changes[0].to_string(), "create directory /srv/x");
         assert_eq!(changes[1].to_string(), "/srv/x: mode - -> 0750");
     }
@@ -193,12 +186,14 @@ mod tests {
         let f =
             build(json!({"path": "/srv/x", "state": "directory", "mode": "0750", "owner": "root"}));
         let st = "type=directory\nmode=750\nowner=root\ngroup=root\n";
-        assert!(f.diff(&probe(st)).unwrap().is_empty());
+        assert!(f.diff(&Probe::from_stdout(st)).unwrap().is_empty());
     }
 
     #[test]
     fn a_file_is_never_silently_turned_into_a_directory() {
         let f = build(json!({"path": "/srv/x", "state": "directory"}));
-        assert!(f.diff(&probe("type=file\nmode=644\n")).is_err());
+        assert!(f
+            .diff(&Probe::from_stdout("type=file\nmode=644\n"))
+            .is_err());
     }
 }

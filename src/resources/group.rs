@@ -109,13 +109,6 @@ mod tests {
         Ok(g)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
     #[test]
     fn arguments_are_checked() {
         let g = build(json!({"name": "vmail", "gid": "5000", "system": true})).unwrap();
@@ -129,21 +122,28 @@ mod tests {
     fn diff_creates_removes_and_fixes_the_gid() {
         let g = build(json!({"name": "vmail", "gid": 5000})).unwrap();
         assert_eq!(
-            g.diff(&probe("group=absent\n")).unwrap()[0].to_string(),
+            g.diff(&Probe::from_stdout("group=absent\n")).unwrap()[0].to_string(),
             "create group vmail"
         );
         assert_eq!(
-            g.diff(&probe("group=present\ngid=1001\n")).unwrap()[0].to_string(),
+            g.diff(&Probe::from_stdout("group=present\ngid=1001\n"))
+                .unwrap()[0]
+                .to_string(),
             "group vmail: gid 1001 -> 5000"
         );
         assert!(g
-            .diff(&probe("group=present\ngid=5000\n"))
+            .diff(&Probe::from_stdout("group=present\ngid=5000\n"))
             .unwrap()
             .is_empty());
         let gone = build(json!({"name": "vmail", "state": "absent"})).unwrap();
-        assert!(gone.diff(&probe("group=absent\n")).unwrap().is_empty());
+        assert!(gone
+            .diff(&Probe::from_stdout("group=absent\n"))
+            .unwrap()
+            .is_empty());
         assert_eq!(
-            gone.diff(&probe("group=present\ngid=1\n")).unwrap().len(),
+            gone.diff(&Probe::from_stdout("group=present\ngid=1\n"))
+                .unwrap()
+                .len(),
             1
         );
     }

@@ -163,13 +163,6 @@ mod tests {
         Ok(d)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
     #[test]
     fn arguments_are_checked() {
         let d = build(json!({"name": "app", "encoding": "UTF8MB4"})).unwrap();
@@ -181,23 +174,26 @@ mod tests {
     #[test]
     fn not_installed_means_create() {
         let d = build(json!({"name": "app", "encoding": "utf8mb4"})).unwrap();
-        let changes = d.diff(&probe("server=absent\n")).unwrap();
+        let changes = d.diff(&Probe::from_stdout("server=absent\n")).unwrap();
         assert_eq!(
             changes[0].to_string(),
             "create database app character set utf8mb4"
         );
-        assert_eq!(d.diff(&probe("server=up\n")).unwrap().len(), 1);
+        assert_eq!(d.diff(&Probe::from_stdout("server=up\n")).unwrap().len(), 1);
         let gone = build(json!({"name": "app", "state": "absent"})).unwrap();
-        assert!(gone.diff(&probe("server=absent\n")).unwrap().is_empty());
+        assert!(gone
+            .diff(&Probe::from_stdout("server=absent\n"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn existing_database_is_compared_by_charset() {
         let d = build(json!({"name": "app", "encoding": "utf8", "collation": "utf8_bin"})).unwrap();
         let same = "server=up\nrow=db\tutf8mb3\tutf8mb3_bin\n";
-        assert!(d.diff(&probe(same)).unwrap().is_empty());
+        assert!(d.diff(&Probe::from_stdout(same)).unwrap().is_empty());
         let other = "server=up\nrow=db\tlatin1\tlatin1_swedish_ci\n";
-        let changes = d.diff(&probe(other)).unwrap();
+        let changes = d.diff(&Probe::from_stdout(other)).unwrap();
         assert_eq!(
             changes[0].to_string(),
             "database app: encoding latin1 -> utf8"
@@ -205,7 +201,7 @@ mod tests {
         assert_eq!(changes.len(), 2);
         let gone = build(json!({"name": "app", "state": "absent"})).unwrap();
         assert_eq!(
-            gone.diff(&probe(other)).unwrap()[0].to_string(),
+            gone.diff(&Probe::from_stdout(other)).unwrap()[0].to_string(),
             "remove database app"
         );
     }

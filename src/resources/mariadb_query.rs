@@ -189,13 +189,6 @@ mod tests {
         Ok(q)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
     #[test]
     fn query_is_one_statement_or_a_list() {
         let q = build(json!({"query": "INSERT INTO t VALUES (1, 2)"})).unwrap();
@@ -218,19 +211,27 @@ mod tests {
         )
         .unwrap();
         assert!(q.probe().contains("USE `app`;\nSHOW TABLES LIKE 't';\n"));
-        assert!(q.diff(&probe("server=up\nrow=t\n")).unwrap().is_empty());
-        let todo = q.diff(&probe("server=up\n")).unwrap();
+        assert!(q
+            .diff(&Probe::from_stdout("server=up\nrow=t\n"))
+            .unwrap()
+            .is_empty());
+        let todo = q.diff(&Probe::from_stdout("server=up\n")).unwrap();
         assert_eq!(todo[0].to_string(), "run SQL in app: CREATE");
-        assert_eq!(q.diff(&probe("server=absent\n")).unwrap().len(), 1);
+        assert_eq!(
+            q.diff(&Probe::from_stdout("server=absent\n"))
+                .unwrap()
+                .len(),
+            1
+        );
         let no_db = "server=error\nerror=ERROR 1049 (42000): Unknown database 'app'\n";
-        assert_eq!(q.diff(&probe(no_db)).unwrap().len(), 1);
+        assert_eq!(q.diff(&Probe::from_stdout(no_db)).unwrap().len(), 1);
         let denied = "server=error\nerror=ERROR 1698 (28000): Access denied\n";
-        assert!(q.diff(&probe(denied)).is_err());
+        assert!(q.diff(&Probe::from_stdout(denied)).is_err());
     }
 
     #[test]
     fn without_unless_it_always_runs() {
         let q = build(json!({"query": "FLUSH PRIVILEGES"})).unwrap();
-        assert_eq!(q.diff(&probe("")).unwrap().len(), 1);
+        assert_eq!(q.diff(&Probe::from_stdout("")).unwrap().len(), 1);
     }
 }

@@ -273,17 +273,6 @@ mod tests {
         Ok(r)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
-    fn shown(changes: &[Change]) -> Vec<String> {
-        changes.iter().map(|c| c.to_string()).collect()
-    }
-
     /// `SHOW SLAVE STATUS` as MariaDB 10.11 printed it, replicating from a peer that
     /// refuses connections.
     const HEADER: &str = "Slave_IO_State\tMaster_Host\tMaster_User\tMaster_Port\t\
@@ -319,7 +308,7 @@ mod tests {
                     .map_or(v, |(_, new)| *new)
             })
             .collect();
-        probe(&format!(
+        Probe::from_stdout(&format!(
             "server=up\nrow={HEADER}\nrow={}\nrow=gtid_slave_pos\nrow=0-1-42\nfp={fp}\n",
             values.join("\t")
         ))
@@ -369,10 +358,15 @@ mod tests {
         let r = build(args()).unwrap();
         let out = "server=up\nrow=gtid_slave_pos\nfp=differs\n";
         assert_eq!(
-            shown(&r.diff(&probe(out)).unwrap()),
+            Change::summaries(&r.diff(&Probe::from_stdout(out)).unwrap()),
             ["create replication from 127.0.0.254:3307"]
         );
-        assert_eq!(r.diff(&probe("server=absent\n")).unwrap().len(), 1);
+        assert_eq!(
+            r.diff(&Probe::from_stdout("server=absent\n"))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -382,7 +376,7 @@ mod tests {
         a["primary_password"] = json!("hunter2");
         a["ssl_ca"] = json!("/etc/mysql/ca.pem");
         let r = build(a).unwrap();
-        let changes = shown(&r.diff(&status(&[], "differs")).unwrap());
+        let changes = Change::summaries(&r.diff(&status(&[], "differs")).unwrap());
         assert_eq!(
             changes,
             [
@@ -400,7 +394,7 @@ mod tests {
     fn threads_follow_the_state() {
         let sql_stopped = status(&[("Slave_SQL_Running", "No")], "same");
         assert_eq!(
-            shown(&build(args()).unwrap().diff(&sql_stopped).unwrap()),
+            Change::summaries(&build(args()).unwrap().diff(&sql_stopped).unwrap()),
             ["replication: threads io=Connecting sql=No -> running"]
         );
         let stop = build(json!({"state": "stopped"})).unwrap();
@@ -410,6 +404,9 @@ mod tests {
             "same",
         );
         assert!(stop.diff(&idle).unwrap().is_empty());
-        assert!(stop.diff(&probe("server=up\n")).unwrap().is_empty());
+        assert!(stop
+            .diff(&Probe::from_stdout("server=up\n"))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -217,17 +217,6 @@ mod tests {
         Ok(u)
     }
 
-    fn probe(s: &str) -> Probe {
-        Probe {
-            status: 0,
-            stdout: s.into(),
-        }
-    }
-
-    fn shown(changes: &[Change]) -> Vec<String> {
-        changes.iter().map(|c| c.to_string()).collect()
-    }
-
     const EXISTING: &str = "server=up\nrow=user\t\tsame\n\
         grant=GRANT USAGE ON *.* TO `app`@`localhost` IDENTIFIED BY PASSWORD '-'\n\
         grant=GRANT SELECT, INSERT ON `app`.* TO `app`@`localhost`\n";
@@ -256,10 +245,10 @@ mod tests {
     fn a_missing_user_is_created_even_before_mariadb_is_installed() {
         let u = build(json!({"name": "app", "password": "x"})).unwrap();
         assert_eq!(
-            shown(&u.diff(&probe("server=absent\n")).unwrap()),
+            Change::summaries(&u.diff(&Probe::from_stdout("server=absent\n")).unwrap()),
             ["create mariadb user 'app'@'localhost'"]
         );
-        assert_eq!(u.diff(&probe("server=up\n")).unwrap().len(), 1);
+        assert_eq!(u.diff(&Probe::from_stdout("server=up\n")).unwrap().len(), 1);
     }
 
     #[test]
@@ -269,7 +258,7 @@ mod tests {
                              "require_ssl": false}),
         )
         .unwrap();
-        assert!(u.diff(&probe(EXISTING)).unwrap().is_empty());
+        assert!(u.diff(&Probe::from_stdout(EXISTING)).unwrap().is_empty());
     }
 
     #[test]
@@ -281,7 +270,7 @@ mod tests {
         .unwrap();
         let out = EXISTING.replace("\tsame", "\tdiffers");
         assert_eq!(
-            shown(&u.diff(&probe(&out)).unwrap()),
+            Change::summaries(&u.diff(&Probe::from_stdout(&out)).unwrap()),
             [
                 "mariadb user 'app'@'localhost': password ******** -> ********",
                 "mariadb user 'app'@'localhost': require_ssl false -> true",
@@ -295,9 +284,12 @@ mod tests {
     fn absent_drops_an_existing_user() {
         let u = build(json!({"name": "app", "state": "absent"})).unwrap();
         assert_eq!(
-            shown(&u.diff(&probe(EXISTING)).unwrap()),
+            Change::summaries(&u.diff(&Probe::from_stdout(EXISTING)).unwrap()),
             ["remove mariadb user 'app'@'localhost'"]
         );
-        assert!(u.diff(&probe("server=up\n")).unwrap().is_empty());
+        assert!(u
+            .diff(&Probe::from_stdout("server=up\n"))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -45,6 +45,14 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// A probe that printed `stdout` and exited 0.
+    pub fn from_stdout(stdout: &str) -> Probe {
+        Probe {
+            status: 0,
+            stdout: stdout.to_string(),
+        }
+    }
+
     /// The value of the `key=value` line `key`, if the probe printed one.
     pub fn field(&self, key: &str) -> Option<&str> {
         self.stdout.lines().find_map(|line| {
@@ -83,6 +91,13 @@ pub enum Change {
     },
     /// A command will run.
     Run { what: String },
+}
+
+impl Change {
+    /// Each change as the one line the output shows for it.
+    pub fn summaries(changes: &[Change]) -> Vec<String> {
+        changes.iter().map(Change::to_string).collect()
+    }
 }
 
 impl fmt::Display for Change {

@@ -300,10 +300,6 @@ mod tests {
         }
     }
 
-    fn shown(changes: &[Change]) -> Vec<String> {
-        changes.iter().map(|c| c.to_string()).collect()
-    }
-
     #[test]
     fn arguments_are_checked() {
         let u = build(json!({"name": "vmail", "uid": 5000, "groups": "mail,adm",
@@ -339,7 +335,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            shown(&u.diff(&probe("")).unwrap()),
+            Change::summaries(&u.diff(&probe("")).unwrap()),
             [
                 "user vmail: uid 1001 -> 5000",
                 "user vmail: shell /bin/sh -> /usr/sbin/nologin",
@@ -350,7 +346,7 @@ mod tests {
                                   "append": true}))
         .unwrap();
         assert_eq!(
-            shown(&append.diff(&probe("")).unwrap()),
+            Change::summaries(&append.diff(&probe("")).unwrap()),
             ["user vmail: groups adm,mail -> adm,mail,ssl-cert"]
         );
     }
@@ -362,7 +358,7 @@ mod tests {
         assert!(u.diff(&probe("password=same\n")).unwrap().is_empty());
         let changes = u.diff(&probe("password=differs\n")).unwrap();
         assert_eq!(
-            shown(&changes),
+            Change::summaries(&changes),
             ["user vmail: password ******** -> ********"]
         );
         assert!(u.diff(&probe("password=unreadable\n")).is_err());
@@ -375,10 +371,13 @@ mod tests {
             status: 0,
             stdout: "user=absent\n".into(),
         };
-        assert_eq!(shown(&u.diff(&absent).unwrap()), ["create user vmail"]);
+        assert_eq!(
+            Change::summaries(&u.diff(&absent).unwrap()),
+            ["create user vmail"]
+        );
         let gone = build(json!({"name": "vmail", "state": "absent"})).unwrap();
         assert_eq!(
-            shown(&gone.diff(&probe("")).unwrap()),
+            Change::summaries(&gone.diff(&probe("")).unwrap()),
             ["remove user vmail"]
         );
         assert!(gone.diff(&absent).unwrap().is_empty());
