@@ -122,6 +122,16 @@ fn two_fresh_hosts_become_a_replicated_mail_pair() {
     let inventory = p.join("inventory.yml");
     let inventory = inventory.to_str().unwrap();
 
+    // A dry run on fresh hosts: everything pending, nothing touched, no CA made yet.
+    let dry = p.dsprov(&["plan", &site, "-i", inventory]);
+    dry.assert_code(2);
+    assert_eq!(
+        mail1.ssh("test -e /etc/dsprov").status.code(),
+        Some(1),
+        "plan changed mail1"
+    );
+    assert!(!p.join(".dsprov/ca").exists(), "plan made a CA");
+
     let started = Instant::now();
     let first = p.dsprov(&["apply", &site, "-i", inventory]);
     first.assert_code(0);

@@ -285,6 +285,9 @@ impl HostRun {
             };
             let mut changes = match resource.diff(&observed) {
                 Ok(c) => c,
+                Err(e) if shared.check && self.pending_changes => vec![Change::Run {
+                    what: format!("(known after the changes above) {e}"),
+                }],
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
             if changes.is_empty() {
