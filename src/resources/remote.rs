@@ -14,8 +14,9 @@ pub fn quote(s: &str) -> String {
 /// Content larger than this is compared by checksum only and not shown in diffs.
 pub const MAX_DIFF_BYTES: u64 = 256 * 1024;
 
-/// A probe printing `type=`, `mode=`, `owner=`, `group=`, `size=`, `sha256=`, `target=`
-/// (for links) and, for small regular files, `content=` (base64) for `path`.
+/// A probe printing `type=`, `mode=`, `owner=`, `group=`, `size=`, `target=` (for links)
+/// and, with `with_content`, `content=` (base64) for small regular files or `sha256=` for
+/// larger ones.
 pub fn stat_probe(path: &str, with_content: bool) -> String {
     let p = quote(path);
     let mut script = format!(
@@ -23,12 +24,16 @@ pub fn stat_probe(path: &str, with_content: bool) -> String {
          elif [ -d {p} ]; then echo type=directory; \
          elif [ -e {p} ]; then echo type=file; \
          else echo type=absent; exit 0; fi\n\
-         stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' {p}\n"
+         st=$(stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' {p}) && echo \"$st\"\n"
     );
     if with_content {
+        // Small files come back whole (the diff needs them) and the controller hashes
+        // them; only larger ones are hashed on the host. Fewer processes per file is
+        // what keeps a converged run of many tasks fast.
         script.push_str(&format!(
-            "if [ -f {p} ] && [ ! -L {p} ]; then echo sha256=$(sha256sum < {p} | cut -d' ' -f1); \
-             if [ $(stat -c %s {p}) -le {MAX_DIFF_BYTES} ]; then printf content=; base64 -w0 < {p}; echo; fi; fi\n"
+            "if [ -f {p} ] && [ ! -L {p} ]; then \
+             if [ \"${{st##*size=}}\" -le {MAX_DIFF_BYTES} ]; then printf content=; base64 -w0 < {p}; echo; \
+             else set -- $(sha256sum < {p}); echo sha256=$1; fi; fi\n"
         ));
     }
     script
@@ -48,6 +53,17 @@ pub struct PathState {
 
 impl PathState {
     pub fn parse(probe: &Probe) -> PathState {
+        let content = probe.field("content").and_then(|c| {
+            base64::engine::general_purpose::STANDARD
+                .decode(c.trim())
+                .ok()
+        });
+        let sha256 = probe.field("sha256").map(str::to_string).or_else(|| {
+            use sha2::Digest;
+            content
+                .as_ref()
+                .map(|c| hex::encode(sha2::Sha256::digest(c)))
+        });
         PathState {
             kind: probe.field("type").unwrap_or("absent").to_string(),
             mode: probe
@@ -55,12 +71,8 @@ impl PathState {
                 .and_then(|m| u32::from_str_radix(m, 8).ok()),
             owner: probe.field("owner").map(str::to_string),
             group: probe.field("group").map(str::to_string),
-            sha256: probe.field("sha256").map(str::to_string),
-            content: probe.field("content").and_then(|c| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(c.trim())
-                    .ok()
-            }),
+            sha256,
+            content,
             link_target: probe.field("target").map(str::to_string),
         }
     }
@@ -178,6 +190,31 @@ pub fn write_file_script(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn small_files_come_back_whole_and_large_ones_as_a_hash() {
+        use crate::transport::{local::LocalTransport, Transport};
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        let large = dir.path().join("large");
+        std::fs::write(&small, b"hello\n").unwrap();
+        let big = vec![b'x'; MAX_DIFF_BYTES as usize + 1];
+        std::fs::write(&large, &big).unwrap();
+
+        for (path, want_content) in [(&small, true), (&large, false)] {
+            let script = stat_probe(path.to_str().unwrap(), true);
+            let out = LocalTransport
+                .exec("sh -s", script.as_bytes())
+                .await
+                .unwrap();
+            let st = PathState::parse(&Probe::from_stdout(&out.stdout_text()));
+            let data = std::fs::read(path).unwrap();
+            assert_eq!(st.kind, "file");
+            assert_eq!(st.sha256.unwrap(), hex::encode(sha2::Sha256::digest(&data)));
+            assert_eq!(st.content.is_some(), want_content);
+        }
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {
