@@ -20,6 +20,7 @@ const EVERY_MODULE: &str = r#"
       file: {path: /srv/app, state: directory, owner: app, group: appgrp, mode: "0750"}
     - name: config
       template: {src: app.conf.j2, dest: /srv/app/app.conf, owner: app, group: appgrp, mode: "0640", validate: "grep -q '^name = ' %s"}
+      notify: restart cron
     - name: static file
       copy: {content: "static\n", dest: /srv/app/static.txt, mode: "0644"}
     - name: one-off command

@@ -4,8 +4,10 @@
 use serde_json::{json, Map, Value};
 
 /// Handlers notified but not yet run are recorded here on the host, so a run that fails
-/// after notifying does not lose them.
-pub const PENDING_HANDLERS: &str = "/var/lib/dsprov/pending-handlers";
+/// after notifying does not lose them: root's in /var/lib/dsprov, another SSH user's in
+/// its home, so that recording needs no sudo. A shell expression.
+pub const PENDING_HANDLERS: &str =
+    "\"$(if [ \"$(id -u)\" = 0 ]; then echo /var/lib/dsprov; else echo \"$HOME/.dsprov\"; fi)/pending-handlers\"";
 
 pub fn script() -> String {
     format!(

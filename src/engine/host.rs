@@ -117,18 +117,19 @@ impl HostRun {
         if let Some(p) = self.probes.get(&(index, item)) {
             return Ok(p.clone());
         }
+        // Only tasks running as the same user share a batch: a probe run as root would
+        // see another HOME and other permissions than the task itself.
+        let become_root = self.steps[index][item].become_root;
         let mut keys = Vec::new();
         let mut scripts = Vec::new();
-        let mut become_root = false;
         for (t, instances) in self.steps.iter().enumerate().skip(index) {
             for (i, inst) in instances.iter().enumerate() {
-                if t == index && i < item {
+                if (t == index && i < item) || inst.become_root != become_root {
                     continue;
                 }
                 if let Some(resource) = &inst.resource {
                     scripts.push((keys.len(), resource.probe()));
                     keys.push((t, i));
-                    become_root |= inst.become_root;
                 }
             }
         }
@@ -245,7 +246,7 @@ impl HostRun {
                 quote(n)
             ));
         }
-        self.run_as_root("cannot record notified handlers", &script)
+        self.run_bookkeeping("cannot record notified handlers", &script)
             .await?;
         self.notified.extend(new.into_iter().cloned());
         Ok(())
@@ -283,18 +284,22 @@ impl HostRun {
                 },
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
-            let mut changes = match resource.diff(&observed) {
+            let changes = match resource.diff(&observed) {
                 Ok(c) => c,
                 Err(e) if shared.check && self.pending_changes => vec![Change::Run {
                     what: format!("(known after the changes above) {e}"),
                 }],
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
-            if changes.is_empty() {
-                changes.push(Change::Run {
+            // No difference is the handler's usual case: `apply` with no changes is the
+            // action itself (a service restarts, a command runs).
+            let shown = if changes.is_empty() {
+                vec![Change::Run {
                     what: format!("handler {}", handler.label()),
-                });
-            }
+                }]
+            } else {
+                changes.clone()
+            };
             if !shared.check {
                 if let Err(e) = apply(
                     &self.name,
@@ -310,24 +315,36 @@ impl HostRun {
                     return self.fail(reporter, &inst.label, &e);
                 }
             }
-            reporter.result(&self.name, &inst.label, Status::Changed, &changes, None);
+            reporter.result(&self.name, &inst.label, Status::Changed, &shown, None);
         }
         self.probes.clear();
-        if !shared.check {
-            let names: Vec<String> = std::iter::once(handler.name.clone())
-                .chain(handler.listen.iter().cloned())
-                .collect();
-            if let Err(e) = self.forget_handlers(&names).await {
-                self.fail(reporter, &handler.label(), &e);
-            }
+    }
+
+    /// After the play's handlers ran: what this host was owed is paid, here and in the
+    /// record on the host. Done once for all handlers, so that several handlers
+    /// listening to one name all run. A failed host keeps what it is owed.
+    pub async fn settle_handlers(&mut self, play: &Play, shared: &Shared, reporter: &Reporter) {
+        if self.failed || shared.check || self.notified.is_empty() {
+            return;
+        }
+        let names: Vec<String> = play
+            .handlers
+            .iter()
+            .flat_map(|h| std::iter::once(h.name.clone()).chain(h.listen.iter().cloned()))
+            .filter(|n| self.notified.contains(n))
+            .collect();
+        match self.forget_handlers(&names).await {
+            Ok(()) => self.facts.pending_handlers.retain(|n| !names.contains(n)),
+            Err(e) => self.fail(reporter, "handlers", &e),
         }
     }
 
-    /// Runs one of the engine's own bookkeeping scripts, as root.
-    async fn run_as_root(&self, failure: &str, script: &str) -> Result<(), String> {
+    /// Runs one of the engine's own bookkeeping scripts, as the SSH user (its record
+    /// lives where that user may write: see `facts::PENDING_HANDLERS`).
+    async fn run_bookkeeping(&self, failure: &str, script: &str) -> Result<(), String> {
         let out = self
             .transport
-            .exec(self.shell(true), script.as_bytes())
+            .exec("sh -s", script.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
         if out.success() {
@@ -343,7 +360,7 @@ impl HostRun {
             script.push_str(&format!(" -e {}", quote(n)));
         }
         script.push_str(" \"$f\" > \"$f.new\" || true\nmv -f \"$f.new\" \"$f\"\n[ -s \"$f\" ] || rm -f \"$f\"\n");
-        self.run_as_root("cannot clear run handlers", &script)
+        self.run_bookkeeping("cannot clear run handlers", &script)
             .await?;
         self.notified.retain(|n| !names.contains(n));
         Ok(())

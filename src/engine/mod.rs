@@ -280,6 +280,10 @@ pub async fn run(loaded: &Loaded, opts: &Options, reporter: &Reporter) -> Result
                 futures::future::join_all(runs).await;
             }
         }
+        let settles = active
+            .iter_mut()
+            .map(|host| host.settle_handlers(play, &shared, reporter));
+        futures::future::join_all(settles).await;
     }
 
     for host in &hosts {

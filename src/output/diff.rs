@@ -53,7 +53,10 @@ fn content_diff(
         return format!("{header}  (binary content differs)\n");
     };
 
-    let diff = TextDiff::from_lines(old, new);
+    // Masked whole before the diff cuts them into lines: a secret spanning lines would
+    // not be recognised a line at a time.
+    let (old, new) = (redact(old), redact(new));
+    let diff = TextDiff::from_lines(&old, &new);
     let mut out = paint(&header, Style::new().bold(), colour);
     for group in diff.grouped_ops(3) {
         let first = group.first().expect("groups are not empty");
@@ -72,7 +75,7 @@ fn content_diff(
                     ChangeTag::Insert => ("+", Style::new().green()),
                     ChangeTag::Equal => (" ", Style::new()),
                 };
-                let mut line = format!("{sign}{}", redact(change.value()));
+                let mut line = format!("{sign}{}", change.value());
                 if !line.ends_with('\n') {
                     line.push_str("\n\\ No newline at end of file\n");
                 }

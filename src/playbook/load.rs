@@ -61,7 +61,11 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 
 pub fn load(path: &Path) -> Result<Playbook, InputError> {
     let doc = YamlDoc::load(path)?;
-    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let plays_yaml = match &doc.value {
         Yaml::Sequence(items) => items,
         _ => return Err(doc.error(&[], "a playbook must be a list of plays")),
@@ -121,7 +125,10 @@ fn load_play(doc: &YamlDoc, dir: &Path, index: usize, yaml: &Yaml) -> Result<Pla
         vars.extend(vars_of(&YamlDoc::load(&file_path)?)?);
     }
 
-    let play_dirs = vec![dir.to_path_buf()];
+    // A play's own tasks find their files as Ansible's do: in `files/` and `templates/`
+    // beside the playbook, then beside the playbook itself.
+    let play_files = vec![dir.join("files"), dir.to_path_buf()];
+    let play_templates = vec![dir.join("templates"), dir.to_path_buf()];
     let mut tasks = Vec::new();
     let mut handlers = Vec::new();
     let mut role_defaults = Map::new();
@@ -131,8 +138,8 @@ fn load_play(doc: &YamlDoc, dir: &Path, index: usize, yaml: &Yaml) -> Result<Pla
         doc,
         &path(&at, "pre_tasks"),
         map.get("pre_tasks"),
-        &play_dirs,
-        &play_dirs,
+        &play_files,
+        &play_templates,
         None,
     )?);
 
@@ -182,24 +189,24 @@ fn load_play(doc: &YamlDoc, dir: &Path, index: usize, yaml: &Yaml) -> Result<Pla
         doc,
         &path(&at, "tasks"),
         map.get("tasks"),
-        &play_dirs,
-        &play_dirs,
+        &play_files,
+        &play_templates,
         None,
     )?);
     tasks.extend(task_list(
         doc,
         &path(&at, "post_tasks"),
         map.get("post_tasks"),
-        &play_dirs,
-        &play_dirs,
+        &play_files,
+        &play_templates,
         None,
     )?);
     handlers.extend(task_list(
         doc,
         &path(&at, "handlers"),
         map.get("handlers"),
-        &play_dirs,
-        &play_dirs,
+        &play_files,
+        &play_templates,
         None,
     )?);
 
@@ -218,8 +225,24 @@ fn load_play(doc: &YamlDoc, dir: &Path, index: usize, yaml: &Yaml) -> Result<Pla
     })
 }
 
-/// Every `notify` must name a handler of the play (by name or `listen`).
+/// Every `notify` must name a handler of the play (by name or `listen`); `listen` is for
+/// handlers, and handlers do not notify others (dsprov runs no handler chains).
 fn check_notify(tasks: &[Task], handlers: &[Task]) -> Result<(), InputError> {
+    if let Some(task) = tasks.iter().find(|t| !t.listen.is_empty()) {
+        return Err(InputError::new(
+            task.location.clone(),
+            format!("task `{}`: `listen` is only for handlers", task.label()),
+        ));
+    }
+    if let Some(handler) = handlers.iter().find(|h| !h.notify.is_empty()) {
+        return Err(InputError::new(
+            handler.location.clone(),
+            format!(
+                "handler `{}` notifies others; handlers do not chain in dsprov: notify every handler from the task",
+                handler.label()
+            ),
+        ));
+    }
     for task in tasks {
         for wanted in &task.notify {
             let known = handlers

@@ -103,7 +103,7 @@ impl Resource for ManagedFile {
                     path: self.dest.clone(),
                     before: None,
                     after: self.content.clone(),
-                    sensitive: self.sensitive,
+                    sensitive: self.sensitive || self.content.len() as u64 > MAX_DIFF_BYTES,
                 }];
                 changes.extend(self.attrs.diff(&self.dest, &PathState::default()));
                 return Ok(changes);
@@ -119,7 +119,8 @@ impl Resource for ManagedFile {
 
         let mut changes = Vec::new();
         if current.sha256.as_deref() != Some(self.sha256().as_str()) {
-            let shown = self.content.len() as u64 <= MAX_DIFF_BYTES;
+            // The host sends back small files only; a large one is not diffed line by line.
+            let shown = self.content.len() as u64 <= MAX_DIFF_BYTES && current.content.is_some();
             changes.push(Change::Content {
                 path: self.dest.clone(),
                 before: current.content.clone().or(Some(Vec::new())),

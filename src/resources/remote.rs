@@ -24,7 +24,7 @@ pub fn stat_probe(path: &str, with_content: bool) -> String {
          elif [ -d {p} ]; then echo type=directory; \
          elif [ -e {p} ]; then echo type=file; \
          else echo type=absent; exit 0; fi\n\
-         st=$(stat -c 'mode=%a\nowner=%U\ngroup=%G\nsize=%s' {p}) && echo \"$st\"\n"
+         st=$(stat -c 'mode=%a\nowner=%U\ngroup=%G\nuid=%u\ngid=%g\nsize=%s' {p}) && echo \"$st\"\n"
     );
     if with_content {
         // Small files come back whole (the diff needs them) and the controller hashes
@@ -46,6 +46,8 @@ pub struct PathState {
     pub mode: Option<u32>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
     pub sha256: Option<String>,
     pub content: Option<Vec<u8>>,
     pub link_target: Option<String>,
@@ -71,6 +73,8 @@ impl PathState {
                 .and_then(|m| u32::from_str_radix(m, 8).ok()),
             owner: probe.field("owner").map(str::to_string),
             group: probe.field("group").map(str::to_string),
+            uid: probe.field("uid").map(str::to_string),
+            gid: probe.field("gid").map(str::to_string),
             sha256,
             content,
             link_target: probe.field("target").map(str::to_string),
@@ -107,11 +111,14 @@ impl Attrs {
                 });
             }
         }
-        for (field, want, have) in [
-            ("owner", &self.owner, &current.owner),
-            ("group", &self.group, &current.group),
+        for (field, want, name, id) in [
+            ("owner", &self.owner, &current.owner, &current.uid),
+            ("group", &self.group, &current.group, &current.gid),
         ] {
             if let Some(want) = want {
+                // A numeric owner is compared with the numeric id, a name with the name.
+                let numeric = !want.is_empty() && want.bytes().all(|b| b.is_ascii_digit());
+                let have = if numeric { id } else { name };
                 if have.as_deref() != Some(want.as_str()) {
                     changes.push(super::Change::Set {
                         what: what.to_string(),
@@ -164,16 +171,21 @@ pub fn write_file_script(
         body.push('\n');
     }
 
+    // Owner and mode go on the empty file first, so the content is never readable by
+    // anyone the declared mode does not allow, not even for a moment.
     let mut script = format!(
         "set -e\n\
          dest={d}\n\
          tmp=$(mktemp \"$(dirname \"$dest\")/.dsprov.XXXXXX\")\n\
          trap 'rm -f \"$tmp\"' EXIT\n\
-         base64 -d > \"$tmp\" <<'__DSPROV_CONTENT__'\n{body}__DSPROV_CONTENT__\n\
          if [ -e \"$dest\" ]; then chown --reference=\"$dest\" \"$tmp\"; chmod --reference=\"$dest\" \"$tmp\"; \
-         else chmod 0644 \"$tmp\"; fi\n"
+         elif [ -z {declared} ]; then chmod 0644 \"$tmp\"; fi\n",
+        declared = if attrs.mode.is_some() { "x" } else { "''" },
     );
     script.push_str(&attrs.set_script("\"$tmp\""));
+    script.push_str(&format!(
+        "base64 -d > \"$tmp\" <<'__DSPROV_CONTENT__'\n{body}__DSPROV_CONTENT__\n"
+    ));
     if let Some(cmd) = validate {
         script.push_str(&cmd.replace("%s", "\"$tmp\""));
         script.push('\n');

@@ -156,7 +156,7 @@ impl Renderer {
         let mut tera = Tera::default();
         tera.add_raw_template("when", &format!("{{% if {expr} %}}{{% endif %}}"))
             .map(|_| ())
-            .map_err(describe)
+            .map_err(describe_parse)
     }
 
     /// Checks a template's syntax without rendering it.
@@ -223,9 +223,23 @@ fn describe(err: tera::Error) -> String {
     }
     parts.retain(|p| !p.starts_with("Failed to render '__tera_one_off'"));
     if parts.is_empty() {
-        return err.to_string();
+        parts.push(err.to_string());
     }
-    parts.join(": ")
+    // The name Tera gives a string it renders is its own business, not the user's.
+    parts
+        .join(": ")
+        .replace(" while rendering '__tera_one_off'", "")
+        .replace("'__tera_one_off'", "the text")
+}
+
+/// A parse error of a wrapped expression, without the wrapper the user never wrote:
+/// only pest's "expected ..." line.
+fn describe_parse(err: tera::Error) -> String {
+    let full = describe(err);
+    full.lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(str::to_string)
+        .unwrap_or(full)
 }
 
 #[cfg(test)]
