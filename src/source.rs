@@ -80,6 +80,8 @@ pub struct YamlDoc {
     pub path: PathBuf,
     pub value: serde_yaml::Value,
     marks: HashMap<Vec<Seg>, (usize, usize)>,
+    /// Where each mapping key is written (a value's own mark is where the value starts).
+    key_marks: HashMap<Vec<Seg>, (usize, usize)>,
 }
 
 impl YamlDoc {
@@ -117,6 +119,7 @@ impl YamlDoc {
             path: path.to_path_buf(),
             value,
             marks: recorder.marks,
+            key_marks: recorder.key_marks,
         })
     }
 
@@ -137,6 +140,18 @@ impl YamlDoc {
         }
     }
 
+    /// Where the key of the mapping entry at `path` is written; falls back to `location`.
+    pub fn key_location(&self, path: &[Seg]) -> Location {
+        match self.key_marks.get(path) {
+            Some(&(line, col)) => Location {
+                file: self.path.clone(),
+                line,
+                col,
+            },
+            None => self.location(path),
+        }
+    }
+
     pub fn error(&self, path: &[Seg], message: impl Into<String>) -> InputError {
         InputError::new(self.location(path), message)
     }
@@ -146,6 +161,7 @@ impl YamlDoc {
 #[derive(Default)]
 struct Recorder {
     marks: HashMap<Vec<Seg>, (usize, usize)>,
+    key_marks: HashMap<Vec<Seg>, (usize, usize)>,
     /// Open containers: for sequences the next index, for mappings the pending key.
     stack: Vec<Frame>,
     path: Vec<Seg>,
@@ -199,6 +215,11 @@ impl MarkedEventReceiver for Recorder {
                     // A key: it also marks its mapping, when that has no mark yet.
                     None => {
                         self.mark(None, &mark);
+                        let mut key_path = self.path.clone();
+                        key_path.push(Seg::Key(value.clone()));
+                        self.key_marks
+                            .entry(key_path)
+                            .or_insert((mark.line(), mark.col() + 1));
                     }
                 }
             }

@@ -58,12 +58,12 @@ fn every_class_of_bad_input_is_refused_with_file_and_fault() {
         ),
         (
             task("      copy: {dest: /x, content: y, mdoe: '0644'}\n"),
-            "site.yml:3:",
+            "site.yml:4:36:",
             "unknown argument(s): mdoe",
         ),
         (
             task("      copy: {dest: [a], content: y}\n"),
-            "site.yml:3:",
+            "site.yml:4:14:",
             "`dest` must be a string",
         ),
         (
@@ -108,7 +108,7 @@ fn every_class_of_bad_input_is_refused_with_file_and_fault() {
         ),
         (
             "- hosts: web\n  tasks:\n    - name: t\n      file: {path: /x, state: bogus}\n".into(),
-            "site.yml:3:",
+            "site.yml:4:24:",
             "expected one of",
         ),
     ];

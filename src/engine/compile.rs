@@ -128,7 +128,10 @@ impl<'a> Compiler<'a> {
                 render_file: &render_file,
             };
             let resource = registry::build(&task.module, Args::new(&task.module, args), &build)
-                .map_err(|e| fail(e.to_string(), host))?;
+                .map_err(|e| {
+                    let located = task.location_of(&e.message);
+                    InputError::new(located, fail(e.to_string(), host).message)
+                })?;
             instances.push(Instance {
                 label,
                 resource: Some(resource),

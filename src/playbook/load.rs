@@ -435,6 +435,14 @@ fn load_task(
         run_once: optional_bool(doc, at, map, "run_once")?.unwrap_or(false),
         listen: string_list(doc, &path(at, "listen"), map.get("listen"))?,
         location: doc.location(at),
+        arg_locations: match raw_args {
+            Yaml::Mapping(m) => m
+                .keys()
+                .filter_map(Yaml::as_str)
+                .map(|k| (k.to_string(), doc.key_location(&path(&args_at, k))))
+                .collect(),
+            _ => Default::default(),
+        },
         file_dirs: file_dirs.to_vec(),
         template_dirs: template_dirs.to_vec(),
         role: role.map(str::to_string),

@@ -51,6 +51,8 @@ pub struct Task {
     /// For handlers: extra names this handler answers to.
     pub listen: Vec<String>,
     pub location: Location,
+    /// Where each of the module's arguments was written, for errors about one of them.
+    pub arg_locations: std::collections::BTreeMap<String, Location>,
     /// Where `copy` looks for `src` and `template` for templates.
     pub file_dirs: Vec<PathBuf>,
     pub template_dirs: Vec<PathBuf>,
@@ -59,6 +61,22 @@ pub struct Task {
 }
 
 impl Task {
+    /// Where an error message about the task points: at the argument it names
+    /// ("argument `mode`", "unknown argument(s): mdoe"), else at the task.
+    pub fn location_of(&self, message: &str) -> Location {
+        let named = message
+            .split_once("unknown argument(s): ")
+            .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or_default())
+            .or_else(|| {
+                let (_, rest) = message.split_once("argument `")?;
+                rest.split('`').next()
+            });
+        named
+            .and_then(|name| self.arg_locations.get(name))
+            .unwrap_or(&self.location)
+            .clone()
+    }
+
     /// How the task is named in output: its name, or its module when unnamed.
     pub fn label(&self) -> String {
         let base = if self.name.is_empty() {
