@@ -38,14 +38,17 @@ pub struct Compiler<'a> {
     scope: Scope<'a>,
     renderer: Renderer,
     context: Context,
+    /// Variables still holding a template that could not be rendered on its own.
+    unresolved: Vec<String>,
 }
 
 impl<'a> Compiler<'a> {
     pub fn new(scope: Scope<'a>) -> Compiler<'a> {
         let mut renderer = Renderer::new(scope.secrets.clone(), scope.groups.clone(), scope.host);
-        let vars = resolve_nested(&mut renderer, scope.vars.clone());
+        let (vars, unresolved) = resolve_nested(&mut renderer, scope.vars.clone());
         let context = Context::from_value(Value::Object(vars)).expect("vars are a mapping");
         Compiler {
+            unresolved,
             scope,
             renderer,
             context,
@@ -102,10 +105,19 @@ impl<'a> Compiler<'a> {
                 continue;
             }
 
-            let rendered = self
+            let mut rendered = self
                 .renderer
                 .render_value(&task.args, &ctx)
                 .map_err(|e| fail(e, host))?;
+            // An argument that took the value of an unresolved variable holds its template
+            // still: rendering once more resolves it here, or says what is missing.
+            let text = task.args.to_string();
+            if self.unresolved.iter().any(|v| mentions(&text, v)) {
+                rendered = self
+                    .renderer
+                    .render_value(&rendered, &ctx)
+                    .map_err(|e| fail(e, host))?;
+            }
             let Value::Object(args) = rendered else {
                 return Err(fail("arguments must be a mapping".into(), host));
             };
@@ -146,7 +158,11 @@ impl<'a> Compiler<'a> {
 /// rendered against the other variables, dependencies first: a variable is rendered only
 /// once no variable it mentions is still a template. One that cannot be rendered (it
 /// needs facts, say) is left as written and rendered where it is used.
-fn resolve_nested(renderer: &mut Renderer, mut vars: Map<String, Value>) -> Map<String, Value> {
+fn resolve_nested(
+    renderer: &mut Renderer,
+    mut vars: Map<String, Value>,
+) -> (Map<String, Value>, Vec<String>) {
+    let mut unresolved = Vec::new();
     let mut pending: Vec<String> = vars
         .iter()
         .filter(|(_, v)| has_markup(v))
@@ -175,12 +191,15 @@ fn resolve_nested(renderer: &mut Renderer, mut vars: Map<String, Value>) -> Map<
                 Ok(value) => {
                     vars.insert(key.clone(), value);
                 }
-                Err(e) => tracing::debug!(variable = %key, "left unrendered for now: {e}"),
+                Err(e) => {
+                    tracing::debug!(variable = %key, "left unrendered for now: {e}");
+                    unresolved.push(key.clone());
+                }
             }
         }
         pending.retain(|k| !batch.contains(k));
     }
-    vars
+    (vars, unresolved)
 }
 
 /// Whether template `text` mentions variable `name` as a whole word.

@@ -125,9 +125,16 @@ impl Loaded {
         opts: &Options,
     ) -> Map<String, Value> {
         let inventory_vars = self.inventory.vars_for(host);
+        // Secrets are variables too (`{{ cloudflare_api_token }}`), just above the
+        // inventory's, and also under `secrets.`.
+        let secret_vars = match self.secrets.as_value() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
         let mut vars = merge_layers([
             &play.role_defaults,
             &inventory_vars,
+            &secret_vars,
             &play.vars,
             &play.role_vars,
             &opts.extra_vars,

@@ -1,8 +1,8 @@
 //! Variables: where they come from, which wins, and rendering them with Tera.
 //!
 //! Precedence, lowest first: role defaults, inventory group vars (`all` first, then
-//! parents before children), host vars, play vars (and `vars_files`), role vars, extra
-//! vars (`-e`). Built-ins (`inventory_hostname`, `groups`, `hostvars`, `play_hosts`,
+//! parents before children), host vars, secrets.yml, play vars (and `vars_files`), role
+//! vars, extra vars (`-e`). Built-ins (`inventory_hostname`, `groups`, `hostvars`, `play_hosts`,
 //! `facts`, `secrets`) are set last and cannot be overridden.
 
 pub mod redact;
