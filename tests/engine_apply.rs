@@ -195,6 +195,9 @@ fn secrets_never_show_and_owed_handlers_survive_a_failure() {
   handlers:
     - name: reload app
       shell: "date >> /root/reloaded"
+    - name: audit reloads
+      listen: reload app
+      shell: "date >> /root/audited"
 "#,
         );
     std::fs::set_permissions(
@@ -256,6 +259,7 @@ fn secrets_never_show_and_owed_handlers_survive_a_failure() {
     after.assert_code(0);
     assert_eq!(after.json()["changed"], 0);
     assert_eq!(host.ssh_ok("wc -l < /root/reloaded"), "1\n");
+    assert_eq!(host.ssh_ok("wc -l < /root/audited"), "1\n");
 
     // A secret in plan, json and -vvv output of a change: masked everywhere.
     for args in [
