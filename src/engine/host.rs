@@ -265,9 +265,14 @@ impl HostRun {
         let mut compiler = Compiler::new(loaded.scope(play, &self.name, self.vars.clone()));
         let instances = match compiler.task(handler) {
             Ok(i) => i,
-            Err(e) => return self.fail(reporter, &handler.label(), &e.to_string()),
+            Err(e) => {
+                let label = format!("HANDLER {}", handler.label());
+                return self.fail(reporter, &label, &e.to_string());
+            }
         };
-        for inst in instances {
+        for mut inst in instances {
+            // Reported apart from tasks of the same name, in text and in JSON.
+            inst.label = format!("HANDLER {}", inst.label);
             let Some(resource) = &inst.resource else {
                 reporter.result(&self.name, &inst.label, Status::Skipped, &[], None);
                 continue;
