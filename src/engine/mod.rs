@@ -234,6 +234,8 @@ pub async fn run(loaded: &Loaded, opts: &Options, reporter: &Reporter) -> Result
 
     for play in &loaded.playbook.plays {
         let names = loaded.play_hosts(play, opts.limit.as_deref())?;
+        // Facts are those gathered at connect time: a later play sees the package versions
+        // the run started with, not what earlier plays installed.
         let facts: BTreeMap<String, Value> = hosts
             .iter()
             .map(|h| (h.name.clone(), h.facts.value.clone()))

@@ -431,6 +431,7 @@ fn load_task(
         notify: string_list(doc, &path(at, "notify"), map.get("notify"))?,
         tags: string_list(doc, &path(at, "tags"), map.get("tags"))?,
         loop_items,
+        // A literal only: `become` decides how a task is probed, before rendering.
         become_root: optional_bool(doc, at, map, "become")?,
         run_once: optional_bool(doc, at, map, "run_once")?.unwrap_or(false),
         listen: string_list(doc, &path(at, "listen"), map.get("listen"))?,

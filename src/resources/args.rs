@@ -168,6 +168,8 @@ impl Args {
 
     /// A file mode: octal digits as a string (`"0640"`), or an integer YAML read as octal
     /// digits (`0640` unquoted becomes 640 in YAML 1.2, which we read back as octal).
+    /// Known gap: an unquoted `0o640` reaches us as the number 416 and is misread; the
+    /// parsed value no longer says how it was written. README asks for quoted modes.
     pub fn mode(&mut self, name: &str) -> Result<Option<u32>, ArgError> {
         let Some(raw) = self.str(name)? else {
             return Ok(None);
