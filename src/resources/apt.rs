@@ -341,10 +341,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<Apt, ArgError> {
-        let mut args = Args::new("apt", v.as_object().unwrap().clone());
-        let apt = Apt::from_args(&mut args)?;
-        args.finish()?;
-        Ok(apt)
+        crate::resources::args::build_from("apt", v, Apt::from_args)
     }
 
     const VIM_INSTALLED: &str = "pkg=vim install ok installed 2:9.0.1378-2\n";

@@ -203,6 +203,24 @@ impl Args {
     }
 }
 
+/// For tests: builds a resource from JSON arguments the way the registry does, unknown
+/// arguments included.
+#[cfg(test)]
+pub fn build_from<T>(
+    module: &str,
+    values: Value,
+    from_args: impl FnOnce(&mut Args) -> Result<T, ArgError>,
+) -> Result<T, ArgError> {
+    let map = values
+        .as_object()
+        .expect("test arguments are a mapping")
+        .clone();
+    let mut args = Args::new(module, map);
+    let built = from_args(&mut args)?;
+    args.finish()?;
+    Ok(built)
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -103,10 +103,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<Group, ArgError> {
-        let mut args = Args::new("group", v.as_object().unwrap().clone());
-        let g = Group::from_args(&mut args)?;
-        args.finish()?;
-        Ok(g)
+        crate::resources::args::build_from("group", v, Group::from_args)
     }
 
     #[test]

@@ -157,10 +157,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<MariadbDatabase, ArgError> {
-        let mut args = Args::new("mariadb_database", v.as_object().unwrap().clone());
-        let d = MariadbDatabase::from_args(&mut args)?;
-        args.finish()?;
-        Ok(d)
+        crate::resources::args::build_from("mariadb_database", v, MariadbDatabase::from_args)
     }
 
     #[test]

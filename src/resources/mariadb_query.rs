@@ -183,10 +183,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<MariadbQuery, ArgError> {
-        let mut args = Args::new("mariadb_query", v.as_object().unwrap().clone());
-        let q = MariadbQuery::from_args(&mut args)?;
-        args.finish()?;
-        Ok(q)
+        crate::resources::args::build_from("mariadb_query", v, MariadbQuery::from_args)
     }
 
     #[test]

@@ -267,10 +267,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<MariadbReplication, ArgError> {
-        let mut args = Args::new("mariadb_replication", v.as_object().unwrap().clone());
-        let r = MariadbReplication::from_args(&mut args)?;
-        args.finish()?;
-        Ok(r)
+        crate::resources::args::build_from("mariadb_replication", v, MariadbReplication::from_args)
     }
 
     /// `SHOW SLAVE STATUS` as MariaDB 10.11 printed it, replicating from a peer that

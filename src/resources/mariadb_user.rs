@@ -211,10 +211,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<MariadbUser, ArgError> {
-        let mut args = Args::new("mariadb_user", v.as_object().unwrap().clone());
-        let u = MariadbUser::from_args(&mut args)?;
-        args.finish()?;
-        Ok(u)
+        crate::resources::args::build_from("mariadb_user", v, MariadbUser::from_args)
     }
 
     const EXISTING: &str = "server=up\nrow=user\t\tsame\n\

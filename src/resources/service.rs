@@ -189,10 +189,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<Service, ArgError> {
-        let mut args = Args::new("service", v.as_object().unwrap().clone());
-        let s = Service::from_args(&mut args)?;
-        args.finish()?;
-        Ok(s)
+        crate::resources::args::build_from("service", v, Service::from_args)
     }
 
     fn probe(active: &str, unit_file: &str) -> Probe {

@@ -284,10 +284,7 @@ mod tests {
     use serde_json::json;
 
     fn build(v: serde_json::Value) -> Result<User, ArgError> {
-        let mut args = Args::new("user", v.as_object().unwrap().clone());
-        let u = User::from_args(&mut args)?;
-        args.finish()?;
-        Ok(u)
+        crate::resources::args::build_from("user", v, User::from_args)
     }
 
     const PRESENT: &str = "user=present\nuid=1001\ngid=1001\ncomment=Mail\nhome=/home/vmail\n\
