@@ -114,31 +114,18 @@ impl Args {
 
     /// A list of strings; a single string (or a comma-separated one) is a list of one or more.
     pub fn list(&mut self, name: &str) -> Result<Option<Vec<String>>, ArgError> {
-        match self.take(name).cloned() {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect(),
-            )),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|item| match item {
-                    Value::String(s) => Ok(s),
-                    Value::Number(n) => Ok(n.to_string()),
-                    other => Err(self.error(format!(
-                        "argument `{name}` must hold strings, not {}",
-                        kind(&other)
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(other) => Err(self.error(format!(
-                "argument `{name}` must be a list of strings, not {}",
-                kind(&other)
-            ))),
-        }
+        let one_string = matches!(self.values.get(name), Some(Value::String(_)));
+        let items = self.list_exact(name)?;
+        Ok(items.map(|items| {
+            if !one_string {
+                return items;
+            }
+            items[0]
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        }))
     }
 
     /// A list of strings taken as written: a single string is a list of one, never split.
