@@ -6,7 +6,6 @@
 
 mod builder;
 mod ini;
-mod keys;
 mod pattern;
 mod vars_dirs;
 mod yaml;
@@ -71,7 +70,7 @@ impl Inventory {
         let mut builder = Builder::new();
         match detect(path, &text)? {
             Layout::Ini => ini::read(path, &text, &mut builder)?,
-            Layout::Yaml(doc) => yaml::read(&doc, &text, &mut builder)?,
+            Layout::Yaml(doc) => yaml::read(&doc, &mut builder)?,
         }
         let (hosts, groups) = builder.finish()?;
         let mut inventory = Inventory {

@@ -5,12 +5,10 @@
 use serde_yaml::Value as Yaml;
 
 use super::builder::{expand_range, Builder};
-use super::keys::KeyMarks;
 use super::{is_port_var, parse_port, Vars};
 use crate::source::{InputError, Seg, YamlDoc};
 
-pub(super) fn read(doc: &YamlDoc, text: &str, builder: &mut Builder) -> Result<(), InputError> {
-    let keys = KeyMarks::new(text);
+pub(super) fn read(doc: &YamlDoc, builder: &mut Builder) -> Result<(), InputError> {
     let mut root = doc.value.clone();
     root.apply_merge()
         .map_err(|e| doc.error(&[], format!("invalid YAML merge key: {e}")))?;
@@ -30,21 +28,13 @@ pub(super) fn read(doc: &YamlDoc, text: &str, builder: &mut Builder) -> Result<(
     };
     for (key, value) in groups {
         let name = key_name(doc, &[], key)?;
-        read_group(
-            doc,
-            &keys,
-            builder,
-            vec![Seg::Key(name.clone())],
-            &name,
-            value,
-        )?;
+        read_group(doc, builder, vec![Seg::Key(name.clone())], &name, value)?;
     }
     Ok(())
 }
 
 fn read_group(
     doc: &YamlDoc,
-    keys: &KeyMarks,
     builder: &mut Builder,
     path: Vec<Seg>,
     name: &str,
@@ -69,7 +59,7 @@ fn read_group(
         let field = key_name(doc, &path, key)?;
         let path = [path.as_slice(), &[Seg::Key(field.clone())]].concat();
         match field.as_str() {
-            "hosts" => read_hosts(doc, keys, builder, &path, name, value)?,
+            "hosts" => read_hosts(doc, builder, &path, name, value)?,
             "vars" => {
                 let vars = vars(doc, &path, value, &format!("vars of group '{name}'"))?;
                 builder.add_group_vars(name, &vars);
@@ -78,13 +68,13 @@ fn read_group(
                 for (child, value) in entries(doc, &path, value, &format!("children of '{name}'"))?
                 {
                     let child_path = [path.as_slice(), &[Seg::Key(child.clone())]].concat();
-                    builder.add_child(name, &child, &keys.locate(doc, &child_path))?;
-                    read_group(doc, keys, builder, child_path, &child, value)?;
+                    builder.add_child(name, &child, &doc.key_location(&child_path))?;
+                    read_group(doc, builder, child_path, &child, value)?;
                 }
             }
             other => {
                 return Err(InputError::new(
-                    keys.locate(doc, &path),
+                    doc.key_location(&path),
                     format!(
                         "unknown key '{other}' in group '{name}': expected hosts, vars or children"
                     ),
@@ -97,7 +87,6 @@ fn read_group(
 
 fn read_hosts(
     doc: &YamlDoc,
-    keys: &KeyMarks,
     builder: &mut Builder,
     path: &[Seg],
     group: &str,
@@ -105,7 +94,7 @@ fn read_hosts(
 ) -> Result<(), InputError> {
     for (pattern, value) in entries(doc, path, value, &format!("hosts of group '{group}'"))? {
         let host_path = [path, &[Seg::Key(pattern.clone())]].concat();
-        let location = keys.locate(doc, &host_path);
+        let location = doc.key_location(&host_path);
         let host_vars = match value {
             Yaml::Null => Vars::new(),
             Yaml::Mapping(_) => vars(doc, &host_path, value, &format!("host '{pattern}'"))?,
