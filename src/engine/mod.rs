@@ -34,6 +34,8 @@ use host::HostRun;
 pub struct Shared {
     /// Whether this is a dry run (resources that act on the controller check it).
     pub check: bool,
+    /// Certificates obtained in this run, one per spec, for every host that declares it.
+    pub certificates: crate::resources::certificate::RunCertificates,
 }
 
 /// How to run, as given on the command line.
@@ -202,7 +204,10 @@ impl Loaded {
 /// only show with real facts fail the host they concern, not the run.
 pub async fn run(loaded: &Loaded, opts: &Options, reporter: &Reporter) -> Result<(), InputError> {
     let started = Instant::now();
-    let shared = Shared { check: opts.check };
+    let shared = Shared {
+        check: opts.check,
+        ..Shared::default()
+    };
 
     // Connect to every host any play needs, once, in parallel.
     let mut wanted: Vec<String> = Vec::new();

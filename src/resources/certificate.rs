@@ -12,7 +12,7 @@ mod plan;
 mod trust;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -106,30 +106,32 @@ impl Certificate {
 
 /// The certificate for each spec in this run, shared by every host declaring it: the
 /// stored copy or a new one, obtained once (a failure too is shared, not retried per host).
+/// Kept in the run's `engine::Shared`.
+#[derive(Debug, Default)]
+pub struct RunCertificates(Mutex<HashMap<String, RunCell>>);
+
 type RunCell = Arc<OnceCell<Result<IssuedCert, String>>>;
 
-fn this_run() -> &'static Mutex<HashMap<String, RunCell>> {
-    static CELLS: OnceLock<Mutex<HashMap<String, RunCell>>> = OnceLock::new();
-    CELLS.get_or_init(Default::default)
-}
-
-async fn obtain_once(spec: &CertSpec) -> Result<IssuedCert, ResourceError> {
-    // The Debug form redacts secrets but tells apart names, key types and issuers.
-    let cell = this_run()
-        .lock()
-        .expect("certificate cells lock")
-        .entry(format!("{spec:?}"))
-        .or_default()
-        .clone();
-    cell.get_or_init(|| async {
-        cert::obtain(spec)
-            .await
-            .map(|(issued, _)| issued)
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .clone()
-    .map_err(ResourceError::new)
+impl RunCertificates {
+    async fn obtain_once(&self, spec: &CertSpec) -> Result<IssuedCert, ResourceError> {
+        // The Debug form redacts secrets but tells apart names, key types and issuers.
+        let cell = self
+            .0
+            .lock()
+            .expect("certificate cells lock")
+            .entry(format!("{spec:?}"))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            cert::obtain(spec)
+                .await
+                .map(|(issued, _)| issued)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .clone()
+        .map_err(ResourceError::new)
+    }
 }
 
 #[async_trait]
@@ -151,7 +153,7 @@ impl Resource for Certificate {
         let (plan, _) = self.plan(observed)?;
         let mut script = String::from("set -e\n");
         if !plan.reasons.is_empty() {
-            let issued = obtain_once(&self.spec).await?;
+            let issued = host.shared.certificates.obtain_once(&self.spec).await?;
             script.push_str(&self.write_script(&issued));
         }
         for (path, attrs, _) in &plan.fix_attrs {

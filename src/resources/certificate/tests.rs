@@ -77,8 +77,9 @@ async fn missing_then_converged_then_drift() {
         "{shown:?}"
     );
 
-    let issued = obtain_once(&res.spec).await.unwrap();
-    let again = obtain_once(&res.spec).await.unwrap();
+    let run = RunCertificates::default();
+    let issued = run.obtain_once(&res.spec).await.unwrap();
+    let again = run.obtain_once(&res.spec).await.unwrap();
     assert_eq!(issued.cert_pem, again.cert_pem, "obtained once per run");
     let root = cert::trust_root(&res.spec).unwrap().unwrap();
 
