@@ -121,11 +121,8 @@ impl<'a> Compiler<'a> {
             let Value::Object(args) = rendered else {
                 return Err(fail("arguments must be a mapping".into(), host));
             };
-            let renderer = std::sync::Mutex::new(Renderer::new(
-                self.scope.secrets.clone(),
-                self.scope.groups.clone(),
-                host,
-            ));
+            // The host's renderer, lent to the resource for its template file.
+            let renderer = std::sync::Mutex::new(&mut self.renderer);
             let render_file = |path: &Path| -> Result<String, String> {
                 renderer
                     .lock()
