@@ -90,6 +90,30 @@ impl HostRun {
             }
         }
         self.vars = vars;
+
+        // Rules that need facts (which Dovecot the host runs), on what was just compiled:
+        // a finding stops the host before anything is written that cannot work there.
+        let view = crate::lint::HostView::of(
+            &self.name,
+            self.steps
+                .iter()
+                .flatten()
+                .filter_map(|i| i.resource.as_deref()),
+        );
+        let findings = crate::lint::check_with_facts(&view, &self.facts.value);
+        if !findings.is_empty() {
+            let text: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+            reporter.result(
+                &self.name,
+                "lint",
+                Status::Failed,
+                &[],
+                Some(&text.join("\n")),
+            );
+            self.failed = true;
+            return;
+        }
+
         for name in &self.facts.pending_handlers {
             let defined = play
                 .handlers

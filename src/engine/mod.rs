@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::inventory::Inventory;
-use crate::output::{Reporter, Status};
+use crate::output::Reporter;
 use crate::playbook::{Play, Playbook};
 use crate::source::{InputError, Location};
 use crate::vars::{merge_layers, secrets::Secrets};
@@ -219,23 +219,6 @@ pub async fn run(loaded: &Loaded, opts: &Options, reporter: &Reporter) -> Result
         }
     }
     let mut hosts = connect::connect_all(loaded, opts, &wanted, reporter).await;
-
-    // Lint rules that need facts (which Dovecot a host runs) fail a host before its
-    // first task, so nothing is written that cannot work there.
-    for host in &mut hosts {
-        let findings = crate::lint::run_with_facts(loaded, opts, &host.name, &host.facts.value);
-        if !findings.is_empty() {
-            let text: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
-            reporter.result(
-                &host.name,
-                "lint",
-                Status::Failed,
-                &[],
-                Some(&text.join("\n")),
-            );
-            host.failed = true;
-        }
-    }
 
     for play in &loaded.playbook.plays {
         let names = loaded.play_hosts(play, opts.limit.as_deref())?;

@@ -3,7 +3,8 @@
 //!
 //! Every rule looks at what each host would get: the files its copy and template tasks
 //! render and the certificates it declares ([`rendered`]). Rules that need the host's real
-//! facts (which Dovecot it runs) are in [`run_with_facts`], called once facts are gathered.
+//! facts (which Dovecot it runs) are in [`check_with_facts`], which the engine calls on the
+//! tasks it compiled with those facts.
 
 mod conf;
 mod dovecot;
@@ -21,7 +22,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::engine::{Loaded, Options};
-use rendered::HostView;
+pub use rendered::HostView;
 
 /// One problem found, naming the host and the setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,20 +64,10 @@ pub fn run(loaded: &Loaded, opts: &Options) -> Vec<Finding> {
     dedup(findings)
 }
 
-/// The rules that need `host`'s facts, run after they are gathered and before its first
-/// task: a finding here fails the host.
-pub fn run_with_facts(loaded: &Loaded, opts: &Options, host: &str, facts: &Value) -> Vec<Finding> {
-    let facts = BTreeMap::from([(host.to_string(), facts.clone())]);
-    let views: Vec<HostView> = rendered::plays(loaded, opts, &facts)
-        .into_iter()
-        .flatten()
-        .filter(|v| v.host == host)
-        .collect();
-    let findings = views
-        .iter()
-        .flat_map(|v| version::check(v, &facts[host]))
-        .collect();
-    dedup(findings)
+/// The rules that need the host's facts, on what its tasks compiled with those facts
+/// would leave there (see `HostView::of`): a finding fails the host before its first task.
+pub fn check_with_facts(view: &HostView, facts: &Value) -> Vec<Finding> {
+    version::check(view, facts).into_iter().collect()
 }
 
 /// A host in several plays would otherwise be told the same thing once per play.

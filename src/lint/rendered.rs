@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::engine::{Compiler, Loaded, Options, Scope};
 use crate::resources::certificate::Certificate;
 use crate::resources::copy::ManagedFile;
+use crate::resources::Resource;
 
 /// One host as one play would leave it.
 #[derive(Debug, Default)]
@@ -20,6 +21,24 @@ pub struct HostView {
 }
 
 impl HostView {
+    /// What `resources` (one host's compiled tasks, in order) would leave on `host`.
+    pub fn of<'a>(host: &str, resources: impl IntoIterator<Item = &'a dyn Resource>) -> HostView {
+        let mut view = HostView {
+            host: host.to_string(),
+            ..HostView::default()
+        };
+        for resource in resources {
+            let any = resource.as_any();
+            if let Some(file) = any.downcast_ref::<ManagedFile>() {
+                let content = String::from_utf8_lossy(&file.content).into_owned();
+                view.files.insert(file.dest.clone(), content);
+            } else if let Some(cert) = any.downcast_ref::<Certificate>() {
+                view.certificates.push(cert.names().to_vec());
+            }
+        }
+        view
+    }
+
     /// Files whose destination is under `dir` (which ends with `/`), in path order.
     pub fn files_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.files
@@ -53,25 +72,16 @@ pub fn plays(
                 inventory_dir: &loaded.inventory_dir,
             };
             let mut compiler = Compiler::new(scope);
-            let mut view = HostView {
-                host: host.clone(),
-                ..HostView::default()
-            };
-            for task in &play.tasks {
-                let Ok(instances) = compiler.task(task) else {
-                    continue;
-                };
-                for resource in instances.iter().filter_map(|i| i.resource.as_deref()) {
-                    let any = resource.as_any();
-                    if let Some(file) = any.downcast_ref::<ManagedFile>() {
-                        let content = String::from_utf8_lossy(&file.content).into_owned();
-                        view.files.insert(file.dest.clone(), content);
-                    } else if let Some(cert) = any.downcast_ref::<Certificate>() {
-                        view.certificates.push(cert.names().to_vec());
-                    }
-                }
-            }
-            views.push(view);
+            let instances: Vec<_> = play
+                .tasks
+                .iter()
+                .filter_map(|task| compiler.task(task).ok())
+                .flatten()
+                .collect();
+            views.push(HostView::of(
+                host,
+                instances.iter().filter_map(|i| i.resource.as_deref()),
+            ));
         }
         plays.push(views);
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{run, run_with_facts, Finding};
+use super::{check_with_facts, rendered, run, Finding};
 use crate::engine::{Loaded, Options};
 
 struct Project {
@@ -41,7 +41,13 @@ impl Project {
     }
 
     fn lint_with_facts(&self, host: &str, facts: &Value) -> Vec<Finding> {
-        run_with_facts(&self.loaded(), &self.opts, host, facts)
+        let facts_by_host = std::collections::BTreeMap::from([(host.to_string(), facts.clone())]);
+        rendered::plays(&self.loaded(), &self.opts, &facts_by_host)
+            .iter()
+            .flatten()
+            .filter(|view| view.host == host)
+            .flat_map(|view| check_with_facts(view, facts))
+            .collect()
     }
 }
 
