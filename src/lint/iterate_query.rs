@@ -62,30 +62,48 @@ fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '$'
 }
 
+/// Each character of `text` with whether it stands at the top level: outside quotes and
+/// parentheses (the quote and parenthesis characters themselves are not).
+fn top_level(text: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    text.char_indices().map(move |(i, c)| {
+        let top = match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                false
+            }
+            (Some(_), _) => false,
+            (None, '\'' | '"' | '`') => {
+                quote = Some(c);
+                false
+            }
+            (None, '(') => {
+                depth += 1;
+                false
+            }
+            (None, ')') => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            (None, _) => depth == 0,
+        };
+        (i, c, top)
+    })
+}
+
 /// The select list's items, split at top-level commas, up to a top-level `FROM`.
 fn split_top(list: &str) -> Vec<String> {
     let mut items = vec![String::new()];
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
     let mut prev = ' ';
-    for (i, c) in list.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"' | '`') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth = depth.saturating_sub(1),
-            (None, ',') if depth == 0 => {
-                items.push(String::new());
-                prev = c;
-                continue;
-            }
-            (None, _)
-                if depth == 0 && !is_ident(prev) && strip_word(&list[i..], "from").is_some() =>
-            {
-                break;
-            }
-            _ => {}
+    for (i, c, top) in top_level(list) {
+        if top && c == ',' {
+            items.push(String::new());
+            prev = c;
+            continue;
+        }
+        if top && !is_ident(prev) && strip_word(&list[i..], "from").is_some() {
+            break;
         }
         items.last_mut().expect("never empty").push(c);
         prev = c;
@@ -96,21 +114,13 @@ fn split_top(list: &str) -> Vec<String> {
 /// An item's words, blanks inside quotes and parentheses not splitting.
 fn words(item: &str) -> Vec<&str> {
     let mut words = Vec::new();
-    let (mut depth, mut quote, mut start) = (0usize, None, None);
-    for (i, c) in item.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"' | '`') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth = depth.saturating_sub(1),
-            (None, c) if c.is_whitespace() && depth == 0 => {
-                if let Some(s) = start.take() {
-                    words.push(&item[s..i]);
-                }
-                continue;
+    let mut start = None;
+    for (i, c, top) in top_level(item) {
+        if top && c.is_whitespace() {
+            if let Some(s) = start.take() {
+                words.push(&item[s..i]);
             }
-            _ => {}
+            continue;
         }
         start.get_or_insert(i);
     }
