@@ -42,16 +42,21 @@ macro_rules! retry_bad_nonce {
     }};
 }
 
+/// Turns an ACME client error at `step` into ours, naming the directory.
+fn acme_error<'a>(
+    config: &'a AcmeConfig,
+    step: &'static str,
+) -> impl Fn(instant_acme::Error) -> CertError + 'a {
+    move |e| CertError::Acme {
+        step,
+        directory: config.directory.clone(),
+        reason: e.to_string(),
+    }
+}
+
 /// Issues a certificate for all of `spec.names` in one order.
 pub async fn issue(spec: &CertSpec, config: &AcmeConfig) -> Result<IssuedCert, CertError> {
-    let acme_error = |step: &'static str| {
-        let directory = config.directory.clone();
-        move |e: instant_acme::Error| CertError::Acme {
-            step,
-            directory: directory.clone(),
-            reason: e.to_string(),
-        }
-    };
+    let acme_error = |step| acme_error(config, step);
 
     let provider = dns::provider(&config.dns)?;
     let identifiers: Vec<Identifier> = spec
@@ -211,14 +216,7 @@ async fn load_or_create_account(
     config: &AcmeConfig,
     force_new: bool,
 ) -> Result<Account, CertError> {
-    let acme_error = |step: &'static str| {
-        let directory = config.directory.clone();
-        move |e: instant_acme::Error| CertError::Acme {
-            step,
-            directory: directory.clone(),
-            reason: e.to_string(),
-        }
-    };
+    let acme_error = |step| acme_error(config, step);
     let path = account_file(config);
     if !force_new {
         if let Ok(text) = std::fs::read_to_string(&path) {
