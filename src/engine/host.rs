@@ -177,6 +177,24 @@ impl HostRun {
         })
     }
 
+    /// The resource's changes. In a dry run after earlier pending changes, a resource that
+    /// cannot be judged yet (`service: mariadb` before the package bringing the unit is
+    /// installed) is pending, not failed.
+    fn diff(
+        &self,
+        resource: &dyn Resource,
+        observed: &Probe,
+        shared: &Shared,
+    ) -> Result<Vec<Change>, String> {
+        match resource.diff(observed) {
+            Ok(changes) => Ok(changes),
+            Err(e) if shared.check && self.pending_changes => Ok(vec![Change::Run {
+                what: format!("(known after the changes above) {e}"),
+            }]),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     fn fail(&mut self, reporter: &Reporter, label: &str, error: &str) {
         reporter.result(&self.name, label, Status::Failed, &[], Some(error));
         self.failed = true;
@@ -208,14 +226,9 @@ impl HostRun {
             };
             let inst = &self.steps[index][item];
             let resource = inst.resource.as_deref().expect("checked above");
-            let changes = match resource.diff(&observed) {
+            let changes = match self.diff(resource, &observed, shared) {
                 Ok(c) => c,
-                // A dry run on a fresh host: `service: mariadb` cannot be judged before
-                // the package that brings the unit is installed.
-                Err(e) if shared.check && self.pending_changes => vec![Change::Run {
-                    what: format!("(known after the changes above) {e}"),
-                }],
-                Err(e) => return self.fail(reporter, &label, &e.to_string()),
+                Err(e) => return self.fail(reporter, &label, &e),
             };
             if changes.is_empty() {
                 reporter.result(&self.name, &label, Status::Ok, &[], None);
@@ -313,12 +326,9 @@ impl HostRun {
                 },
                 Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
             };
-            let changes = match resource.diff(&observed) {
+            let changes = match self.diff(resource.as_ref(), &observed, shared) {
                 Ok(c) => c,
-                Err(e) if shared.check && self.pending_changes => vec![Change::Run {
-                    what: format!("(known after the changes above) {e}"),
-                }],
-                Err(e) => return self.fail(reporter, &inst.label, &e.to_string()),
+                Err(e) => return self.fail(reporter, &inst.label, &e),
             };
             // No difference is the handler's usual case: `apply` with no changes is the
             // action itself (a service restarts, a command runs).
